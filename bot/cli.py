@@ -1,0 +1,161 @@
+"""The `digestbot` command line: ingest, digest, ask, topics, run.
+
+User mistakes and outside failures end as one line on stderr and a non-zero exit status;
+only a bug in digestbot itself shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from bot.config import Config, load_config
+from bot.errors import BotError, ConfigError, UsageError
+from bot.progress import fetch_progress
+from digest.arxiv_source import ArxivSettings, ArxivSource
+from digest.errors import ArxivUnavailable, DigestError
+from digest.ingest import ensure_window, ingest_feed_file, utc_now
+from digest.windows import parse_day, resolve_window
+from storage import Corpus, StorageError, open_corpus
+
+EXIT_USAGE = 2  # the command or its input is wrong: fix it and run again
+EXIT_FAILURE = 1  # something outside failed (arXiv, the database): try again later
+
+
+def arxiv_source(config: Config) -> ArxivSource:
+    a = config.arxiv
+    return ArxivSource(
+        ArxivSettings(
+            api_url=a.api_url,
+            delay_seconds=a.delay_seconds,
+            page_size=a.page_size,
+            retries=a.retries,
+            backoff_seconds=a.backoff_seconds,
+            timeout_seconds=a.timeout_seconds,
+        )
+    )
+
+
+def corpus_for(config: Config) -> Corpus:
+    return open_corpus(config.database.resolved_path())
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_topics(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    for topic in config.topics.topics:
+        print(f"{topic.name}: {topic.title}", file=out)
+        if topic.categories:
+            print(f"  categories: {', '.join(topic.categories)}", file=out)
+        print(f"  style: {topic.style}", file=out)
+        print(f"  query: {topic.query()}", file=out)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    if args.feed:
+        if args.since or args.until:
+            raise UsageError("--since/--until do not apply to --feed: a saved feed is stored whole")
+        topic = config.topics.get(args.topic_option) if args.topic_option else None
+        with corpus_for(config) as corpus:
+            report = ingest_feed_file(corpus, args.feed, topic)
+        line = report.summary()
+        if topic is not None:
+            line += f"; {report.filed} filed under {topic.name}"
+        if report.skipped:
+            line += f"; {report.skipped} blank entries skipped"
+        print(line, file=out)
+        return 0
+    if not args.topic:
+        raise UsageError("name a topic (digestbot ingest post-train) or a saved feed (--feed FILE)")
+    topic = config.topics.get(args.topic)
+    since = parse_day(args.since, "--since") if args.since else None
+    until = parse_day(args.until, "--until") if args.until else None
+    window = resolve_window(since, until, utc_now(), config.digest.window_days)
+    with corpus_for(config) as corpus, fetch_progress(f"arXiv {topic.name} {window}") as bar:
+        report = ensure_window(
+            corpus, arxiv_source(config), topic, window, progress=bar, force=args.force
+        )
+    print(f"{topic.name} {window}: {report.summary()}", file=out)
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digestbot",
+        description="Weekly arXiv digests and answers about papers, in the terminal, "
+        "Slack or Discord.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (else $DIGESTBOT_CONFIG, else ./config.toml, else built-in defaults)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    topics = sub.add_parser("topics", help="list the topics and their arXiv queries")
+    topics.set_defaults(handler=cmd_topics)
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="fetch a topic's window from arXiv, or store a saved API response, into the corpus",
+    )
+    ingest.add_argument("topic", nargs="?", help="topic name, e.g. post-train")
+    ingest.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC), inclusive")
+    ingest.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC), inclusive")
+    ingest.add_argument("--feed", metavar="FILE.xml", help="a saved arXiv API response")
+    ingest.add_argument(
+        "--topic",
+        dest="topic_option",
+        metavar="TOPIC",
+        help="with --feed: file the matching papers under this topic",
+    )
+    ingest.add_argument(
+        "--force",
+        action="store_true",
+        help="ask arXiv even when the window is already complete in the corpus",
+    )
+    ingest.set_defaults(handler=cmd_ingest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+        return args.handler(args, config, out)
+    except (ConfigError, UsageError) as err:
+        return _fail(err, EXIT_USAGE)
+    except ArxivUnavailable as err:
+        return _fail(err, EXIT_FAILURE)
+    except DigestError as err:
+        return _fail(err, EXIT_USAGE)
+    except (StorageError, BotError) as err:
+        return _fail(err, EXIT_FAILURE)
+    except KeyboardInterrupt:
+        print("digestbot: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(err: Exception, status: int) -> int:
+    print(f"digestbot: error: {err}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Fetching from the arXiv API through the `arxiv` package, politely and completely.
+
+`arxiv.Client` does the paging (URL building, offsets, stopping at the total). Its retry
+logic spaces retries only by the fixed delay, sends no timeout, and retries a 400 error
+feed as if it were transient; `_ArxivClient` replaces just that step (`_parse_feed`) with
+growing back-off, timeouts, Retry-After, our strict parser and our error types.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import arxiv
+import requests
+
+from digest.errors import ArxivQueryRejected, ArxivUnavailable, FeedError
+from digest.feed import ParsedFeed, parse_feed
+from storage import Paper
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 2000  # arXiv's own cap for one response
+_MAX_BACKOFF = 300.0
+_USER_AGENT = "digestbot/0.1 (+https://github.com/digestbot/digestbot)"
+
+# Called after each page with (papers received so far, total arXiv claims).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ArxivSettings:
+    """How to talk to the API. Politeness is arXiv's request: >= 3 s between requests."""
+
+    api_url: str = "https://export.arxiv.org/api/query"
+    delay_seconds: float = 3.0
+    page_size: int = MAX_PAGE_SIZE
+    retries: int = 4
+    backoff_seconds: float = 5.0
+    timeout_seconds: float = 60.0
+
+
+class _Transient(Exception):
+    """A failure worth retrying: 429, 5xx, a timeout, a dropped connection, an empty page."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _ArxivClient(arxiv.Client):
+    """`arxiv.Client` with our fetch step; one instance per `ArxivSource`, so one connection
+    and one request clock for the whole process."""
+
+    def __init__(
+        self,
+        settings: ArxivSettings,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
+        super().__init__(
+            page_size=settings.page_size,
+            delay_seconds=settings.delay_seconds,
+            num_retries=settings.retries,
+        )
+        self.query_url_format = settings.api_url.rstrip("?") + "?{}"
+        self._settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._last_request: float | None = None
+        self.requests_made = 0
+        self.on_page: Progress | None = None
+        self._received = 0
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> ParsedFeed:
+        if first_page:
+            self._received = 0
+        attempt = 0
+        while True:
+            try:
+                feed = self._fetch_once(url, first_page)
+            except _Transient as failure:
+                attempt += 1
+                if attempt > self._settings.retries:
+                    raise ArxivUnavailable(
+                        f"arXiv kept failing ({failure.reason}) after {attempt} tries; "
+                        "nothing was stored, try again later"
+                    ) from None
+                pause = self._settings.backoff_seconds * 2 ** (attempt - 1)
+                if failure.retry_after is not None:
+                    pause = max(pause, failure.retry_after)
+                pause = min(pause, _MAX_BACKOFF)
+                log.warning("arXiv: %s; retry %d in %.1f s", failure.reason, attempt, pause)
+                self._sleep(pause)
+                continue
+            self._received += len(feed.results)
+            if self.on_page is not None:
+                self.on_page(self._received, max(feed.header.total_results, self._received))
+            return feed
+
+    def _fetch_once(self, url: str, first_page: bool) -> ParsedFeed:
+        self._wait_turn()
+        try:
+            response = self._session.get(
+                url,
+                headers={"user-agent": _USER_AGENT},
+                timeout=(10.0, self._settings.timeout_seconds),
+            )
+        except requests.Timeout:
+            raise _Transient("the request timed out") from None
+        except requests.RequestException as err:
+            raise _Transient(f"could not connect: {type(err).__name__}") from None
+        finally:
+            self._last_request = self._clock()
+            self.requests_made += 1
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Transient(f"HTTP {status}", _retry_after(response))
+        if status != 200:
+            raise ArxivQueryRejected(_rejection(status, response.content))
+        try:
+            feed = parse_feed(response.content, source="arXiv's response")
+        except FeedError as err:
+            # A proxy's HTML error page or a cut-off body: transient more often than not.
+            raise _Transient(str(err)) from None
+        if feed.error is not None:
+            raise ArxivQueryRejected(f"arXiv rejected the query: {feed.error}")
+        if not feed.results and not first_page:
+            raise _Transient("a page of results came back empty")
+        return feed
+
+    def _wait_turn(self) -> None:
+        if self._last_request is None:
+            return
+        remaining = self._settings.delay_seconds - (self._clock() - self._last_request)
+        if remaining > 0:
+            self._sleep(remaining)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _rejection(status: int, content: bytes) -> str:
+    try:
+        message = parse_feed(content).error
+    except FeedError:
+        message = None
+    if message:
+        return f"arXiv rejected the query (HTTP {status}): {message}"
+    return f"arXiv rejected the request with HTTP {status}"
+
+
+class ArxivSource:
+    """Fetches papers from the arXiv API: a topic's window, or specific ids."""
+
+    def __init__(
+        self,
+        settings: ArxivSettings | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings or ArxivSettings()
+        self._client = _ArxivClient(self.settings, sleep, clock)
+
+    @property
+    def requests_made(self) -> int:
+        """How many HTTP requests this source has sent (retries included)."""
+        return self._client.requests_made
+
+    def search(
+        self, query: str, *, progress: Progress | None = None, limit: int | None = None
+    ) -> list[Paper]:
+        """Every paper matching `query`, paging to the end (or `limit`); all or an error."""
+        search = arxiv.Search(
+            query=query,
+            max_results=limit,
+            sort_by=arxiv.SortCriterion.SubmittedDate,
+            sort_order=arxiv.SortOrder.Descending,
+        )
+        return self._run(search, progress)
+
+    def by_ids(self, ids: Sequence[str]) -> list[Paper]:
+        """The papers with these ids (bare or versioned); ids arXiv does not know are absent."""
+        if not ids:
+            return []
+        return self._run(arxiv.Search(id_list=list(ids), max_results=len(ids)), None)
+
+    def _run(self, search: arxiv.Search, progress: Progress | None) -> list[Paper]:
+        self._client.on_page = progress
+        try:
+            # Our _parse_feed yields Papers, so the pager hands back Papers.
+            return list(self._client.results(search))  # type: ignore[arg-type]
+        finally:
+            self._client.on_page = None

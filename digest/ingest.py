@@ -1,0 +1,89 @@
+"""Getting a topic's papers into the corpus: from the arXiv API, or from a saved response."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.arxiv_source import ArxivSource, Progress
+from digest.errors import FeedError
+from digest.feed import read_feed_file
+from digest.topics import Topic
+from digest.windows import Window, is_settled
+from storage import Corpus, FetchRecord, UpsertCounts
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What an ingest did, for the CLI's one-line summary and for callers that care."""
+
+    counts: UpsertCounts
+    source: str  # "arxiv", "corpus" (a complete window, arXiv not asked) or "feed"
+    complete: bool = True
+    filed: int = 0  # papers filed under the topic
+    skipped: int = 0  # blank entries in a saved feed
+
+    def summary(self) -> str:
+        c = self.counts
+        text = f"{c.new} new, {c.updated} updated, {c.unchanged} unchanged"
+        if self.source == "corpus":
+            text += " (served from the corpus; arXiv was not asked)"
+        elif self.source == "arxiv" and not self.complete:
+            text += " (window not fully announced yet: it will be fetched again next time)"
+        return text
+
+
+def ensure_window(
+    corpus: Corpus,
+    source: ArxivSource,
+    topic: Topic,
+    window: Window,
+    *,
+    clock: Clock = utc_now,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> IngestReport:
+    """Make the corpus hold the topic's papers for the window, asking arXiv only if needed.
+
+    A window fetched after arXiv had announced all of it, with the same query, is served from
+    the corpus. Otherwise it is fetched whole (every page) and stored in one transaction; a
+    failed fetch raises and stores nothing.
+    """
+    query = topic.window_query(*window.arxiv_range())
+    previous = corpus.last_fetch(topic.name, window.since, window.until)
+    if not force and previous and previous.complete and previous.query == query:
+        return IngestReport(UpsertCounts(unchanged=previous.paper_count), source="corpus")
+    papers = source.search(query, progress=progress)
+    fetched_at = clock()
+    complete = is_settled(window, fetched_at)
+    record = FetchRecord(
+        topic=topic.name,
+        since=window.since,
+        until=window.until,
+        query=query,
+        fetched_at=fetched_at,
+        complete=complete,
+        paper_count=len(papers),
+    )
+    counts = corpus.store_fetch(papers, record)
+    return IngestReport(counts, source="arxiv", complete=complete, filed=len(papers))
+
+
+def ingest_feed_file(corpus: Corpus, path: str | Path, topic: Topic | None = None) -> IngestReport:
+    """Store every paper of a saved arXiv API response; with `topic`, file the ones that
+    match it under that topic. An error feed or a non-feed file raises `FeedError`."""
+    feed = read_feed_file(path)
+    if feed.error is not None:
+        raise FeedError(f"the feed file {path} is an arXiv error response: {feed.error}")
+    papers = feed.results
+    filed = [p for p in papers if topic.matches(p.title, p.abstract, p.categories)] if topic else []
+    counts = corpus.store_papers(papers, topic.name if topic else None, [p.id for p in filed])
+    return IngestReport(counts, source="feed", filed=len(filed), skipped=feed.skipped)

@@ -1,0 +1,265 @@
+"""Abstract text for the offline engine: cleaned, split into sentences, given roles, and
+rewritten in the third person so a sentence can speak about its paper in a digest."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from digest.model import cite
+from digest.safety import looks_like_injection, neutralize
+
+_LATEX_WRAPPERS = re.compile(
+    r"\\(?:textbf|textit|emph|texttt|mathrm|mathbf|mathcal|text)\{([^{}]*)\}"
+)
+_LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+\*?")
+_MATH = re.compile(r"\$([^$]{0,80})\$")
+_CITE = re.compile(r"\\cite[tp]?\{[^}]*\}|\[\d+(?:[,–-]\s*\d+)*\]")
+_AVAILABILITY = re.compile(
+    r"\b(?:code|data|dataset|datasets|models?|weights|checkpoints|benchmark|resources|"
+    r"implementation|project page|demo)\b[^.]{0,80}\b(?:is|are|will be|has been|have been)\s+"
+    r"(?:made\s+)?(?:publicly\s+|freely\s+|openly\s+)?(?:available|released|open[- ]sourced)"
+    r"|\b(?:we|our)\s+(?:release|open[- ]source|make)\b[^.]{0,60}\b(?:code|data|available)"
+    r"|\bavailable at\b|\bproject page\b|\bgithub\b",
+    re.IGNORECASE,
+)
+_ABBREVIATIONS = re.compile(
+    r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|w\.r\.t|a\.k\.a|St|Dr|"
+    r"Mr|Ms|Prof|Inc|Ltd|Jr|U\.S|Corp)\.",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_PLACEHOLDER = "\u2024"  # one-dot leader: stands in for a dot that does not end a sentence
+
+CONTRIBUTION = re.compile(
+    r"^(?:(?:in this (?:paper|work|study)|here|to (?:this end|address (?:this|these)[^,]*)"
+    r"|to bridge (?:this|the) gap|motivated by [^,]*),?\s+)?"
+    r"(?:we|this (?:paper|work|study))\s+(?:first\s+|further\s+|then\s+)?"
+    r"(?P<verb>propose|introduce|present|develop|design|build|construct|formulate|release|"
+    r"contribute|describe|curate|create|establish|offer|study|investigate|examine|analyze|"
+    r"analyse|revisit|explore|evaluate|benchmark|conduct|train|identify|frame|reframe|"
+    r"provide|extend|adapt|leverage|systematically)\b",
+    re.IGNORECASE,
+)
+FINDING = re.compile(
+    r"\b(?:we|our (?:results|experiments|analysis|findings))\s+(?:also\s+|further\s+)?"
+    r"(?:find|show|observe|demonstrate|reveal|discover|uncover|confirm|report)\b"
+    r"|\b(?:results|experiments|evaluations?|analyses|findings)\s+(?:on [^,]{0,60}\s+)?"
+    r"(?:show|indicate|demonstrate|suggest|reveal|confirm)\b",
+    re.IGNORECASE,
+)
+LIMITATION = re.compile(
+    r"\b(?:limitations?|limited to|we leave|future (?:work|research|directions?)|"
+    r"remains? (?:an? )?(?:open|unclear|challenging|unsolved|difficult|elusive|limited)|"
+    r"open (?:question|problem|challenge)s?|does not (?:generalize|transfer|scale|hold)|"
+    r"fails? to|at the (?:cost|expense) of|only (?:applies|works|holds)|caveat|"
+    r"struggles? (?:to|with)|not yet|still (?:lags?|falls? short|struggles?|fails?)|"
+    r"falls? short|degrades?|brittle)\b"
+    r"|^however\b",
+    re.IGNORECASE,
+)
+PROBLEM = re.compile(
+    r"\b(?:however|but|yet|despite|although|remain(?:s)?|challeng\w*|suffer\w*|struggle\w*|"
+    r"lack\w*|limited|fail\w*|bottleneck\w*|costly|expensive|unreliable|problem\w*|issue\w*)\b",
+    re.IGNORECASE,
+)
+_VERB_3RD = {
+    "propose": "proposes",
+    "introduce": "introduces",
+    "present": "presents",
+    "develop": "develops",
+    "design": "designs",
+    "build": "builds",
+    "construct": "constructs",
+    "formulate": "formulates",
+    "release": "releases",
+    "contribute": "contributes",
+    "describe": "describes",
+    "curate": "curates",
+    "create": "creates",
+    "establish": "establishes",
+    "offer": "offers",
+    "study": "studies",
+    "investigate": "investigates",
+    "examine": "examines",
+    "analyze": "analyzes",
+    "analyse": "analyses",
+    "revisit": "revisits",
+    "explore": "explores",
+    "evaluate": "evaluates",
+    "benchmark": "benchmarks",
+    "conduct": "conducts",
+    "train": "trains",
+    "identify": "identifies",
+    "frame": "frames",
+    "reframe": "reframes",
+    "provide": "provides",
+    "extend": "extends",
+    "adapt": "adapts",
+    "leverage": "leverages",
+    "find": "finds",
+    "show": "shows",
+    "observe": "observes",
+    "demonstrate": "demonstrates",
+    "reveal": "reveals",
+    "discover": "discovers",
+    "uncover": "uncovers",
+    "confirm": "confirms",
+    "report": "reports",
+}
+
+
+def clean_abstract(text: str) -> str:
+    """An abstract without URLs, LaTeX commands, citations or code-availability boilerplate."""
+    text = _CITE.sub("", text)
+    text = _LATEX_WRAPPERS.sub(r"\1", text)
+    text = _MATH.sub(
+        lambda m: _LATEX_COMMAND.sub("", m.group(1)).replace("{", "").replace("}", ""), text
+    )
+    text = _LATEX_COMMAND.sub("", text).replace("{", "").replace("}", "")
+    text = re.sub(r"\(\s*[,;]?\s*\)", "", neutralize(text))  # "()" left by removed markup
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    sentences = [s for s in split_sentences(text) if not _AVAILABILITY.search(s)]
+    return " ".join(sentences)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of running text; abbreviations (e.g., et al.) and decimals do not split."""
+    guarded = _ABBREVIATIONS.sub(lambda m: m.group(0)[:-1] + _PLACEHOLDER, text)
+    guarded = re.sub(r"(?<=\d)\.(?=\d)", _PLACEHOLDER, guarded)
+    parts = _SENTENCE_END.split(guarded)
+    return [p.replace(_PLACEHOLDER, ".").strip() for p in parts if p.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of an abstract, with its position and what it does there."""
+
+    text: str
+    index: int
+    total: int
+    is_contribution: bool
+    is_finding: bool
+    is_limitation: bool
+
+    @property
+    def usable(self) -> bool:
+        """Short enough to quote, long enough to say something, and not an instruction."""
+        words = len(self.text.split())
+        return 6 <= words <= 60 and not looks_like_injection(self.text)
+
+
+@lru_cache(maxsize=8192)
+def sentences_of(abstract: str) -> tuple[Sentence, ...]:
+    """The usable sentences of an abstract with their roles."""
+    parts = split_sentences(clean_abstract(abstract))
+    total = len(parts)
+    contributions = [i for i, text in enumerate(parts) if CONTRIBUTION.search(text)]
+    # Abstracts go motivation -> contribution -> results: a "however" before the paper says
+    # what it does is about earlier work, not a limitation of this paper.
+    first_own = contributions[0] + 1 if contributions else max(1, total // 2)
+    out = []
+    for index, text in enumerate(parts):
+        out.append(
+            Sentence(
+                text=text,
+                index=index,
+                total=total,
+                is_contribution=bool(CONTRIBUTION.search(text)),
+                is_finding=bool(FINDING.search(text)),
+                is_limitation=bool(LIMITATION.search(text)) and index >= first_own,
+            )
+        )
+    return tuple(s for s in out if s.usable)
+
+
+def _third_person(text: str) -> str:
+    text = re.sub(r"\bwe\b", "the authors", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bour\b", "their", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bus\b", "them", text)
+    return text
+
+
+def _shorten(text: str, max_words: int) -> str:
+    words = text.split()
+    if len(words) <= max_words:
+        return text.rstrip(" .;,") + "."
+    # Prefer ending at a clause boundary inside the limit.
+    cut = " ".join(words[:max_words])
+    boundary = max(cut.rfind(", "), cut.rfind("; "), cut.rfind(" — "))
+    if boundary > len(cut) * 0.5:
+        cut = cut[:boundary]
+    return cut.rstrip(" .;,:") + "…"
+
+
+_DISCOURSE = re.compile(
+    r"^(?:notably|moreover|furthermore|additionally|finally|overall|in addition|specifically|"
+    r"importantly|in particular|crucially|concretely|empirically|consequently|thus|hence|"
+    r"however|but|yet|still|nevertheless|nonetheless),?\s+",
+    re.IGNORECASE,
+)
+
+
+def about(paper_id: str, sentence: str, short_name: str = "", max_words: int = 40) -> str | None:
+    """A sentence of the paper's abstract turned into a statement about the paper.
+
+    "We propose Kestrel, a calibration step ..." -> "[[id]] is a calibration step ..."
+    "In this paper we study X" -> "[[id]] studies X"; "We find that X" -> "[[id]] finds that
+    X"; any other sentence is attributed: "[[id]] notes that joint constraint ...".
+    """
+    marker = cite(paper_id)
+    sentence = _DISCOURSE.sub("", sentence.strip())
+    match = CONTRIBUTION.search(sentence)
+    if match and match.start() == 0:
+        verb = match.group("verb").lower()
+        rest = sentence[match.end() :].lstrip()
+        verb_3rd = _VERB_3RD.get(verb, verb)
+        # "identify and systematically analyze" -> "identifies and systematically analyzes"
+        rest = re.sub(
+            r"^and\s+((?:systematically|further|then|empirically)\s+)?([a-z]+)\b",
+            lambda m: f"and {m.group(1) or ''}{_VERB_3RD.get(m.group(2), m.group(2))}",
+            rest,
+        )
+        without_name = rest.replace(short_name, "") if short_name else rest
+        if len(without_name.split()) < 4:
+            return None  # "We propose CRAM." says nothing the name does not
+        appositive = None
+        if short_name:
+            appositive = re.match(
+                rf"(?:a |an |the )?{re.escape(short_name)}\s*(?:\([^)]*\))?\s*,\s*"
+                rf"(?P<what>(?:a|an|the)\s.+)$",
+                rest,
+                re.IGNORECASE,
+            )
+        body = (
+            f"{marker} is {appositive.group('what')}"
+            if appositive
+            else f"{marker} {verb_3rd} {rest}"
+        )
+        return _shorten(_third_person(body), max_words)
+    finding = re.match(
+        r"^we\s+(?:also\s+|further\s+)?(?P<verb>find|show|observe|demonstrate|reveal|"
+        r"discover|uncover|confirm|report)\b",
+        sentence,
+        re.IGNORECASE,
+    )
+    if finding:
+        verb = _VERB_3RD[finding.group("verb").lower()]
+        return _shorten(_third_person(f"{marker} {verb}{sentence[finding.end() :]}"), max_words)
+    text = _third_person(sentence)
+    first, _, remainder = text.partition(" ")
+    # Lower-case the first word unless it is a name ("GRAIL uses ...", "Kestrel ...").
+    if first[:1].isupper() and first[1:].islower() and first.lower() in _COMMON_OPENERS:
+        text = f"{first.lower()} {remainder}"
+    return _shorten(f"{marker} notes that {text}", max_words)
+
+
+_COMMON_OPENERS = frozenset(
+    """
+    the this these those such existing current most many some all our their its results
+    experiments training models reward rewards despite while although when unlike
+    compared across on in for with without however yet both each it they there
+    performance evaluation analysis extensive further
+    """.split()
+)

@@ -1,0 +1,129 @@
+"""Topics: what a team follows, and the arXiv query generated from it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from digest.errors import UnknownTopic
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A followed subject: arXiv categories, and phrase groups a paper must all hit.
+
+    A paper matches when it is in one of `categories` and, for every group in `include`, has
+    at least one of the group's phrases in its title or abstract, and none of `exclude`.
+    """
+
+    name: str
+    title: str
+    categories: tuple[str, ...]
+    include: tuple[tuple[str, ...], ...]
+    exclude: tuple[str, ...] = ()
+    style: str = "technical learning digest"
+
+    def query(self) -> str:
+        """The arXiv API `search_query` for this topic (no date range)."""
+        parts: list[str] = []
+        if self.categories:
+            parts.append("(" + " OR ".join(f"cat:{c}" for c in self.categories) + ")")
+        if self.include:
+            groups = " AND ".join(f"({_phrase_clause(group)})" for group in self.include)
+            parts.append(f"({groups})")
+        query = " AND ".join(parts)
+        if self.exclude:
+            query += f" ANDNOT ({_phrase_clause(self.exclude)})"
+        return query
+
+    def window_query(self, since_stamp: str, until_stamp: str) -> str:
+        """The query restricted to a submission-date range (arXiv's YYYYMMDDHHMM, GMT)."""
+        return f"{self.query()} AND submittedDate:[{since_stamp} TO {until_stamp}]"
+
+    def matches(self, title: str, abstract: str, categories: Iterable[str]) -> bool:
+        """Whether a paper belongs to the topic, judged locally the way arXiv's query would."""
+        if self.categories and not set(categories) & set(self.categories):
+            return False
+        words = _words(f"{title} {abstract}")
+        if any(_has_phrase(words, phrase) for phrase in self.exclude):
+            return False
+        return all(any(_has_phrase(words, p) for p in group) for group in self.include)
+
+
+def _phrase_clause(phrases: Iterable[str]) -> str:
+    return " OR ".join(f'ti:"{p}" OR abs:"{p}"' for p in phrases)
+
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _fold(word: str) -> str:
+    # arXiv's search folds plurals ("models" finds "model"); a trailing s is close enough.
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _words(text: str) -> list[str]:
+    return [_fold(w) for w in _WORD.findall(text.lower())]
+
+
+def _has_phrase(words: list[str], phrase: str) -> bool:
+    target = _words(phrase)
+    if not target:
+        return False
+    width = len(target)
+    first = target[0]
+    return any(
+        words[i] == first and words[i : i + width] == target for i in range(len(words) - width + 1)
+    )
+
+
+POST_TRAIN = Topic(
+    name="post-train",
+    title="LLM Post-Train",
+    categories=("cs.CL", "cs.AI", "cs.LG"),
+    include=(
+        ("llm", "large language model", "large language models"),
+        (
+            "post-training",
+            "post training",
+            "instruction tuning",
+            "supervised fine-tuning",
+            "sft",
+            "preference optimization",
+            "direct preference optimization",
+            "dpo",
+            "rlhf",
+            "rlaif",
+            "grpo",
+            "reward model",
+            "reward modeling",
+        ),
+    ),
+    style="technical learning digest",
+)
+
+BUILTIN_TOPICS: tuple[Topic, ...] = (POST_TRAIN,)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCatalog:
+    """The topics this deployment knows: the built-in ones, overridden or extended by config."""
+
+    topics: tuple[Topic, ...]
+
+    @classmethod
+    def with_builtins(cls, configured: Iterable[Topic] = ()) -> TopicCatalog:
+        by_name = {t.name: t for t in BUILTIN_TOPICS}
+        by_name.update({t.name: t for t in configured})
+        return cls(tuple(by_name.values()))
+
+    def get(self, name: str) -> Topic:
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        known = ", ".join(t.name for t in self.topics)
+        raise UnknownTopic(f"unknown topic {name!r}; known topics: {known}")
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.topics]

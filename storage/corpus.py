@@ -1,0 +1,454 @@
+"""The corpus: one SQLite database holding papers (with FTS5), topic fetches and digests.
+
+One connection guarded by a lock, so the bot's threads (command handlers, scheduler) can
+share a `Corpus`. sqlite3 errors are translated here into `StorageError`s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import platformdirs
+import sqlite_utils
+
+from storage.errors import DatabaseUnavailable, StorageError
+from storage.ids import parse_arxiv_id
+from storage.migrations import migrate
+from storage.records import FetchRecord, Paper
+
+_CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
+_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def default_database_path() -> Path:
+    """Where the corpus lives unless DIGESTBOT_DB or the config says otherwise."""
+    return platformdirs.user_data_path("digestbot") / "digestbot.db"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    """What an upsert did: papers it had never seen, newer versions, and no-ops."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.new + other.new, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+    @property
+    def total(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A full-text match: the paper and its BM25 score (lower is better, as SQLite gives it)."""
+
+    paper: Paper
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDigest:
+    """A digest as it was stored: the JSON body plus the columns it is found by."""
+
+    id: int
+    topic: str
+    since: date
+    until: date
+    engine: str
+    generated_at: datetime
+    body: dict
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _day_start(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _parse_moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _paper_row(paper: Paper, now: str) -> dict:
+    return {
+        "id": paper.id,
+        "version": paper.version,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": json.dumps(list(paper.authors), ensure_ascii=False),
+        "categories": json.dumps(list(paper.categories)),
+        "primary_category": paper.primary_category,
+        "published": _iso(paper.published),
+        "updated": _iso(paper.updated),
+        "comment": paper.comment,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "first_seen": now,
+        "last_changed": now,
+    }
+
+
+def _paper_from_row(row: sqlite3.Row | dict) -> Paper:
+    return Paper(
+        id=row["id"],
+        version=row["version"],
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        categories=tuple(json.loads(row["categories"])),
+        primary_category=row["primary_category"],
+        published=_parse_moment(row["published"]),
+        updated=_parse_moment(row["updated"]),
+        comment=row["comment"],
+        journal_ref=row["journal_ref"],
+        doi=row["doi"],
+    )
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def fts_query(text: str, *, any_term: bool = False) -> str | None:
+    """User text made safe for FTS5: each word quoted, so `c++ AND (` is just two words.
+
+    All words must match unless `any_term`, which ORs them (for loose question matching).
+    None when the text has no searchable word at all.
+    """
+    words = _FTS_TOKEN.findall(text or "")
+    if not words:
+        return None
+    quoted = ['"' + word.replace('"', '""') + '"' for word in words[:64]]
+    return (" OR " if any_term else " ").join(quoted)
+
+
+class Corpus:
+    """The papers, topic fetches and digests in one SQLite file; safe to share across threads."""
+
+    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+        self._db = db
+        self.path = path
+        self._lock = threading.RLock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            if "readonly" in str(err) or "read-only" in str(err):
+                raise DatabaseUnavailable(
+                    f"the database {self.path} is read-only: make it writable or point "
+                    "DIGESTBOT_DB at another file"
+                ) from err
+            raise StorageError(f"the database {self.path} failed: {err}") from err
+        except sqlite3.DatabaseError as err:
+            raise DatabaseUnavailable(
+                f"{self.path} is not a digestbot database ({err}): point DIGESTBOT_DB at "
+                "another file"
+            ) from err
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite_utils.Database]:
+        with self._lock, self._translated():
+            yield self._db
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite_utils.Database]:
+        """A transaction: everything inside is written, or nothing is."""
+        with self._lock, self._translated(), self._db.conn:
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Corpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- papers -----------------------------------------------------------------------------
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        """Store papers by id without version: a newer version replaces the row, an equal or
+        older one changes nothing. One transaction."""
+        with self._writing() as db:
+            return self._upsert(db, papers)
+
+    def _upsert(self, db: sqlite_utils.Database, papers: Iterable[Paper]) -> UpsertCounts:
+        incoming: dict[str, Paper] = {}
+        for paper in papers:
+            held = incoming.get(paper.id)
+            # A feed can list one paper twice (cross-list and replacement): keep the newest.
+            if held is None or (paper.version, paper.updated) > (held.version, held.updated):
+                incoming[paper.id] = paper
+        known: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(list(incoming)):
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(
+                f"SELECT id, version, updated FROM papers WHERE id IN ({marks})", list(chunk)
+            ):
+                known[row[0]] = (row[1], row[2])
+        now = _iso(datetime.now(UTC))
+        new_rows, changed_rows = [], []
+        for paper in incoming.values():
+            stored = known.get(paper.id)
+            if stored is None:
+                new_rows.append(_paper_row(paper, now))
+            elif (paper.version, _iso(paper.updated)) > stored:
+                changed_rows.append(_paper_row(paper, now))
+        if new_rows:
+            db["papers"].insert_all(new_rows)
+        for row in changed_rows:
+            row.pop("first_seen")
+            db["papers"].update(row["id"], row)
+        return UpsertCounts(
+            new=len(new_rows),
+            updated=len(changed_rows),
+            unchanged=len(incoming) - len(new_rows) - len(changed_rows),
+        )
+
+    def get_paper(self, ref: str) -> Paper | None:
+        """The paper for an id in any common form (bare, versioned, arXiv:, URL, old style)."""
+        parsed = parse_arxiv_id(ref)
+        if parsed is None:
+            return None
+        found = self.get_papers([parsed.base])
+        return found[0] if found else None
+
+    def get_papers(self, ids: Sequence[str]) -> list[Paper]:
+        """The stored papers among `ids` (bare ids), in the order asked."""
+        rows: dict[str, Paper] = {}
+        with self._reading() as db:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                marks = ",".join("?" * len(chunk))
+                for row in db.query(f"SELECT * FROM papers WHERE id IN ({marks})", list(chunk)):
+                    rows[row["id"]] = _paper_from_row(row)
+        return [rows[i] for i in ids if i in rows]
+
+    def papers_in_window(self, since: date, until: date, topic: str | None = None) -> list[Paper]:
+        """Papers first submitted on the UTC days since..until (inclusive), newest first;
+        with `topic`, only those a fetch of that topic returned."""
+        params: dict[str, str] = {
+            "start": _day_start(since),
+            "end": _day_start(until + timedelta(days=1)),
+        }
+        sql = "SELECT p.* FROM papers p"
+        if topic is not None:
+            sql += " JOIN topic_papers t ON t.paper_id = p.id AND t.topic = :topic"
+            params["topic"] = topic
+        sql += " WHERE p.published >= :start AND p.published < :end ORDER BY p.published DESC, p.id"
+        with self._reading() as db:
+            return [_paper_from_row(row) for row in db.query(sql, params)]
+
+    def count_papers(self) -> int:
+        with self._reading() as db:
+            return db["papers"].count
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        any_term: bool = False,
+        ids: Sequence[str] | None = None,
+    ) -> list[SearchHit]:
+        """Full-text search (BM25 over title, abstract, authors; titles weigh most).
+
+        User text is always quoted word by word, so FTS5 syntax in it cannot fail the query.
+        `ids` restricts the search to those papers (a digest's papers, say).
+        """
+        match = fts_query(text, any_term=any_term)
+        if match is None:
+            return []
+        sql = (
+            "SELECT p.*, bm25(papers_fts, 5.0, 1.0, 2.0) AS score FROM papers_fts"
+            " JOIN papers p ON p.rowid = papers_fts.rowid WHERE papers_fts MATCH ?"
+        )
+        params: list[object] = [match]
+        if ids is not None:
+            if not ids:
+                return []
+            sql += f" AND p.id IN ({','.join('?' * len(ids))})"
+            params.extend(ids)
+        sql += " ORDER BY score LIMIT ?"
+        params.append(limit)
+        with self._reading() as db:
+            return [SearchHit(_paper_from_row(row), row["score"]) for row in db.query(sql, params)]
+
+    # -- topics and fetches -----------------------------------------------------------------
+
+    def store_fetch(self, papers: Sequence[Paper], fetch: FetchRecord) -> UpsertCounts:
+        """Store a topic's fetched window in one transaction: the papers, their membership in
+        the topic, and the fetch record. A failure leaves the database as it was."""
+        with self._writing() as db:
+            counts = self._upsert(db, papers)
+            self._add_to_topic(db, fetch.topic, [p.id for p in papers])
+            db["fetches"].upsert(
+                {
+                    "topic": fetch.topic,
+                    "since": fetch.since.isoformat(),
+                    "until": fetch.until.isoformat(),
+                    "query": fetch.query,
+                    "fetched_at": _iso(fetch.fetched_at),
+                    "complete": int(fetch.complete),
+                    "paper_count": fetch.paper_count,
+                },
+                pk=("topic", "since", "until"),
+            )
+            return counts
+
+    def store_papers(
+        self, papers: Sequence[Paper], topic: str | None = None, filed: Sequence[str] = ()
+    ) -> UpsertCounts:
+        """Store papers (from a saved feed, say) and file the ids in `filed` under `topic`.
+        One transaction."""
+        with self._writing() as db:
+            counts = self._upsert(db, papers)
+            if topic is not None:
+                self._add_to_topic(db, topic, filed)
+            return counts
+
+    def _add_to_topic(self, db: sqlite_utils.Database, topic: str, ids: Iterable[str]) -> None:
+        now = _iso(datetime.now(UTC))
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO topic_papers (topic, paper_id, added_at) VALUES (?, ?, ?)",
+            [(topic, paper_id, now) for paper_id in dict.fromkeys(ids)],
+        )
+
+    def last_fetch(self, topic: str, since: date, until: date) -> FetchRecord | None:
+        """The record of the latest fetch of exactly this topic and window, if any."""
+        with self._reading() as db:
+            rows = list(
+                db.query(
+                    "SELECT * FROM fetches WHERE topic = ? AND since = ? AND until = ?",
+                    [topic, since.isoformat(), until.isoformat()],
+                )
+            )
+        if not rows:
+            return None
+        row = rows[0]
+        return FetchRecord(
+            topic=row["topic"],
+            since=date.fromisoformat(row["since"]),
+            until=date.fromisoformat(row["until"]),
+            query=row["query"],
+            fetched_at=_parse_moment(row["fetched_at"]),
+            complete=bool(row["complete"]),
+            paper_count=row["paper_count"],
+        )
+
+    # -- digests ----------------------------------------------------------------------------
+
+    def save_digest(
+        self,
+        *,
+        topic: str,
+        since: date,
+        until: date,
+        engine: str,
+        generated_at: datetime,
+        body: dict,
+    ) -> int:
+        """Store a digest (its JSON form); returns its row id."""
+        with self._writing() as db:
+            table = db["digests"]
+            table.insert(
+                {
+                    "topic": topic,
+                    "since": since.isoformat(),
+                    "until": until.isoformat(),
+                    "engine": engine,
+                    "generated_at": _iso(generated_at),
+                    "body": json.dumps(body, ensure_ascii=False),
+                }
+            )
+            return int(table.last_rowid or 0)
+
+    def digests(
+        self, topic: str, *, before: date | None = None, limit: int = 10
+    ) -> list[StoredDigest]:
+        """The topic's stored digests, newest window first; with `before`, only windows that
+        ended before that day (the history a new digest compares itself with)."""
+        sql = "SELECT * FROM digests WHERE topic = ?"
+        params: list[object] = [topic]
+        if before is not None:
+            sql += " AND until < ?"
+            params.append(before.isoformat())
+        sql += " ORDER BY until DESC, id DESC LIMIT ?"
+        params.append(limit)
+        with self._reading() as db:
+            rows = list(db.query(sql, params))
+        return [
+            StoredDigest(
+                id=row["id"],
+                topic=row["topic"],
+                since=date.fromisoformat(row["since"]),
+                until=date.fromisoformat(row["until"]),
+                engine=row["engine"],
+                generated_at=_parse_moment(row["generated_at"]),
+                body=json.loads(row["body"]),
+            )
+            for row in rows
+        ]
+
+
+def open_corpus(path: str | Path | None = None) -> Corpus:
+    """Open (creating if needed) the corpus at `path`, or in memory for ":memory:".
+
+    Enables WAL and applies pending migrations. Raises `DatabaseUnavailable` with a sentence
+    the user can act on when the file is not SQLite, is read-only, or cannot be created.
+    """
+    target = str(path) if path is not None else str(default_database_path())
+    is_uri = target.startswith("file:")  # SQLite URI, e.g. file:/data/corpus.db?mode=ro
+    if target != ":memory:" and not is_uri:
+        parent = Path(target).expanduser().parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DatabaseUnavailable(
+                f"cannot create the directory for the database {target}: {err.strerror}"
+            ) from err
+        target = str(Path(target).expanduser())
+    try:
+        conn = sqlite3.connect(target, check_same_thread=False, timeout=15, uri=is_uri)
+    except sqlite3.Error as err:
+        raise DatabaseUnavailable(f"cannot open the database {target}: {err}") from err
+    db = sqlite_utils.Database(conn)
+    corpus = Corpus(db, target)
+    try:
+        with corpus._translated():
+            conn.execute("PRAGMA foreign_keys = ON")
+            if target != ":memory:":
+                db.enable_wal()
+            migrate(db)
+            # Fail now, with a clear sentence, rather than on the first write much later:
+            # a write that is rolled back proves the file is writable.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES ('-probe-', '')")
+            finally:
+                conn.execute("ROLLBACK")
+    except StorageError:
+        conn.close()
+        raise
+    return corpus

@@ -1,0 +1,122 @@
+"""Named, ordered schema migrations, each recorded in the `_migrations` table once applied.
+
+Add a migration by appending to `MIGRATIONS`; never edit or reorder one that has shipped.
+Each function must be safe to re-run on a database where it half-applied (sqlite-utils'
+`enable_fts` commits on its own, so a migration cannot rely on rolling back as one unit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _papers(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS papers (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            abstract TEXT NOT NULL,
+            authors TEXT NOT NULL,          -- JSON list of names
+            categories TEXT NOT NULL,       -- JSON list, primary first
+            primary_category TEXT NOT NULL,
+            published TEXT NOT NULL,        -- UTC, ISO 8601 with Z: sorts as text
+            updated TEXT NOT NULL,
+            comment TEXT,
+            journal_ref TEXT,
+            doi TEXT,
+            first_seen TEXT NOT NULL,
+            last_changed TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS papers_published ON papers(published)")
+    # Porter stemming so "rewards" finds "reward"; triggers keep the index current on every
+    # insert, update and delete, so no code path can forget to reindex.
+    db["papers"].enable_fts(
+        ["title", "abstract", "authors"], create_triggers=True, tokenize="porter", replace=True
+    )
+
+
+def _topic_fetches(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS topic_papers (
+            topic TEXT NOT NULL,
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (topic, paper_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS fetches (
+            topic TEXT NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            query TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            complete INTEGER NOT NULL,
+            paper_count INTEGER NOT NULL,
+            PRIMARY KEY (topic, since, until)
+        )
+        """
+    )
+
+
+def _digests(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS digests (
+            id INTEGER PRIMARY KEY,
+            topic TEXT NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            generated_at TEXT NOT NULL,
+            body TEXT NOT NULL              -- the digest as JSON (the --format json contract)
+        )
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS digests_topic ON digests(topic, until)")
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_papers_and_fts", _papers),
+    ("0002_topic_papers_and_fetches", _topic_fetches),
+    ("0003_digests", _digests),
+]
+
+
+def applied(db: sqlite_utils.Database) -> set[str]:
+    """Names of the migrations this database has recorded."""
+    if not db["_migrations"].exists():
+        return set()
+    return {row["name"] for row in db.query("SELECT name FROM _migrations")}
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration the database lacks, in order; return the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = applied(db)
+    newly: list[str] = []
+    for name, migration in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            migration(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                [name, datetime.now(UTC).isoformat(timespec="seconds")],
+            )
+        newly.append(name)
+    return newly
