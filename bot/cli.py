@@ -7,7 +7,9 @@ only a bug in digestbot itself shows a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -18,6 +20,10 @@ from bot.progress import fetch_progress
 from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
+from digest.offline.engine import OfflineEngine
+from digest.render import to_markdown, to_text
+from digest.service import DigestService
+from digest.synthesis import Synthesizer
 from digest.windows import parse_day, resolve_window
 from storage import Corpus, StorageError, open_corpus
 
@@ -41,6 +47,27 @@ def arxiv_source(config: Config) -> ArxivSource:
 
 def corpus_for(config: Config) -> Corpus:
     return open_corpus(config.database.resolved_path())
+
+
+def digest_service(config: Config, corpus: Corpus) -> DigestService:
+    """The digest service as this config wires it (engine, arXiv source, topics)."""
+    return DigestService(
+        corpus=corpus,
+        topics=config.topics,
+        source=arxiv_source(config),
+        synthesizer=choose_synthesizer(config),
+        notable_count=config.digest.notable_papers,
+    )
+
+
+def choose_synthesizer(config: Config) -> Synthesizer:
+    """The offline engine; the Claude engine when configured and a key is set."""
+    if config.digest.engine == "claude" and not config.secrets.anthropic_api_key:
+        raise ConfigError(
+            f'digest.engine is "claude" but ${config.anthropic.api_key_env} is not set; '
+            'set it, or write engine = "auto"'
+        )
+    return OfflineEngine()
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -84,6 +111,33 @@ def cmd_ingest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    topic = config.topics.get(args.topic)
+    since = parse_day(args.since, "--since") if args.since else None
+    until = parse_day(args.until, "--until") if args.until else None
+    window = resolve_window(since, until, utc_now(), config.digest.window_days)
+    with corpus_for(config) as corpus:
+        service = digest_service(config, corpus)
+        with fetch_progress(f"arXiv {topic.name} {window}") as bar:
+            digest = service.build(
+                topic.name, window, fetch=not args.no_fetch, progress=bar, force_fetch=args.force
+            )
+    if args.format == "json":
+        json.dump(digest.to_json(), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif args.format == "markdown":
+        out.write(to_markdown(digest))
+    else:
+        out.write(to_text(digest, width=_terminal_width(out)))
+    return 0
+
+
+def _terminal_width(out: TextIO) -> int:
+    if out.isatty():
+        return max(60, min(110, shutil.get_terminal_size().columns))
+    return 100
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 
@@ -124,6 +178,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask arXiv even when the window is already complete in the corpus",
     )
     ingest.set_defaults(handler=cmd_ingest)
+
+    digest = sub.add_parser("digest", help="build a topic's digest for a window and print it")
+    digest.add_argument("topic", help="topic name, e.g. post-train")
+    digest.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC), inclusive")
+    digest.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC), inclusive")
+    digest.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (default): parent and thread as the channel shows them",
+    )
+    digest.add_argument(
+        "--no-fetch", action="store_true", help="use only what the corpus holds; do not ask arXiv"
+    )
+    digest.add_argument(
+        "--force",
+        action="store_true",
+        help="fetch the window from arXiv again even if it is complete",
+    )
+    digest.set_defaults(handler=cmd_digest)
     return parser
 
 

@@ -53,9 +53,9 @@ LIMITATION = re.compile(
     r"\b(?:limitations?|limited to|we leave|future (?:work|research|directions?)|"
     r"remains? (?:an? )?(?:open|unclear|challenging|unsolved|difficult|elusive|limited)|"
     r"open (?:question|problem|challenge)s?|does not (?:generalize|transfer|scale|hold)|"
-    r"fails? to|at the (?:cost|expense) of|only (?:applies|works|holds)|caveat|"
-    r"struggles? (?:to|with)|not yet|still (?:lags?|falls? short|struggles?|fails?)|"
-    r"falls? short|degrades?|brittle)\b"
+    r"at the (?:cost|expense) of|only (?:applies|works|holds)|caveat|"
+    r"not yet|still (?:lags?|falls? short|struggles?|fails?)|"
+    r"brittle|remains? (?:a )?(?:bottleneck|challenge))\b"
     r"|^however\b",
     re.IGNORECASE,
 )
@@ -182,31 +182,67 @@ def _third_person(text: str) -> str:
 
 
 def _shorten(text: str, max_words: int) -> str:
+    """At most `max_words` words, ending at a clause boundary where one is near the limit;
+    a cut sentence ends with an ellipsis so it never reads as complete."""
     words = text.split()
     if len(words) <= max_words:
         return text.rstrip(" .;,") + "."
-    # Prefer ending at a clause boundary inside the limit.
     cut = " ".join(words[:max_words])
-    boundary = max(cut.rfind(", "), cut.rfind("; "), cut.rfind(" — "))
-    if boundary > len(cut) * 0.5:
+    boundary = max(cut.rfind(", "), cut.rfind("; "), cut.rfind(": "), cut.rfind(" — "))
+    if boundary > len(cut) * 0.6:
         cut = cut[:boundary]
+    cut = re.sub(r"\s+(?:and|or|of|to|in|for|with|by|from|the|a|an|that|which|using)$", "", cut)
     return cut.rstrip(" .;,:") + "…"
 
 
+# Base-form verbs that, after "and", continue the authors' own action ("we X and study Y").
+_COORDINATED = (
+    "propose",
+    "introduce",
+    "present",
+    "develop",
+    "design",
+    "study",
+    "investigate",
+    "examine",
+    "analyze",
+    "analyse",
+    "evaluate",
+    "show",
+    "find",
+    "demonstrate",
+    "reveal",
+    "release",
+    "construct",
+    "build",
+    "identify",
+    "explore",
+    "provide",
+    "establish",
+)
 _DISCOURSE = re.compile(
     r"^(?:notably|moreover|furthermore|additionally|finally|overall|in addition|specifically|"
     r"importantly|in particular|crucially|concretely|empirically|consequently|thus|hence|"
+    r"theoretically|practically|experimentally|surprisingly|interestingly|together|"
     r"however|but|yet|still|nevertheless|nonetheless),?\s+",
     re.IGNORECASE,
 )
 
 
-def about(paper_id: str, sentence: str, short_name: str = "", max_words: int = 40) -> str | None:
+def about(
+    paper_id: str,
+    sentence: str,
+    short_name: str = "",
+    max_words: int = 40,
+    ordinary: frozenset[str] = frozenset(),
+) -> str | None:
     """A sentence of the paper's abstract turned into a statement about the paper.
 
     "We propose Kestrel, a calibration step ..." -> "[[id]] is a calibration step ..."
     "In this paper we study X" -> "[[id]] studies X"; "We find that X" -> "[[id]] finds that
-    X"; any other sentence is attributed: "[[id]] notes that joint constraint ...".
+    X"; any other sentence is attributed: "[[id]] notes that joint constraint ...". None when
+    the sentence says nothing beyond the paper's name. `ordinary` holds words seen in lower
+    case in the window, so "Ablations show" reads "notes that ablations show".
     """
     marker = cite(paper_id)
     sentence = _DISCOURSE.sub("", sentence.strip())
@@ -232,6 +268,12 @@ def about(paper_id: str, sentence: str, short_name: str = "", max_words: int = 4
                 rest,
                 re.IGNORECASE,
             )
+        # "... frame data as X and study agents" -> "... frames data as X and studies agents"
+        rest = re.sub(
+            rf"\band ({'|'.join(_COORDINATED)})\b",
+            lambda m: f"and {_VERB_3RD[m.group(1)]}",
+            rest,
+        )
         body = (
             f"{marker} is {appositive.group('what')}"
             if appositive
@@ -248,11 +290,29 @@ def about(paper_id: str, sentence: str, short_name: str = "", max_words: int = 4
         verb = _VERB_3RD[finding.group("verb").lower()]
         return _shorten(_third_person(f"{marker} {verb}{sentence[finding.end() :]}"), max_words)
     text = _third_person(sentence)
+    said = re.match(
+        r"^the authors (?:also |further )?(?P<verb>find|show|observe|demonstrate|reveal|"
+        r"discover|report|argue|prove|identify)\b",
+        text,
+    )
+    if said:  # "the authors show that X" -> "[[id]] shows that X"
+        verb = _VERB_3RD.get(said.group("verb"), said.group("verb") + "s")
+        return _shorten(f"{marker} {verb}{text[said.end() :]}", max_words)
     first, _, remainder = text.partition(" ")
-    # Lower-case the first word unless it is a name ("GRAIL uses ...", "Kestrel ...").
-    if first[:1].isupper() and first[1:].islower() and first.lower() in _COMMON_OPENERS:
+    if _is_ordinary_word(first, sentence) or first.lower().strip(",;:") in ordinary:
         text = f"{first.lower()} {remainder}"
     return _shorten(f"{marker} notes that {text}", max_words)
+
+
+def _is_ordinary_word(word: str, sentence: str) -> bool:
+    """Whether a sentence-initial word can be lower-cased: a plain Title-case word, not a
+    name ("GRAIL", "Kestrel"), judged by whether the text uses it in lower case elsewhere."""
+    bare = word.strip(",;:")
+    if not (bare[:1].isupper() and bare[1:].islower()):
+        return False
+    if bare.lower() in _COMMON_OPENERS:
+        return True
+    return re.search(rf"(?<!^)\b{re.escape(bare.lower())}\b", sentence[len(word) :]) is not None
 
 
 _COMMON_OPENERS = frozenset(

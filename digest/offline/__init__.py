@@ -1,0 +1,1 @@
+"""The offline synthesis engine: digests without a language model or network."""

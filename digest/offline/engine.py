@@ -1,0 +1,96 @@
+"""The offline engine: a digest from the window's papers alone, with no key and no network.
+
+The default when no API key is set and the fallback when the API fails. Every sentence it
+writes about a paper comes from that paper's own abstract or from counts over the window.
+"""
+
+from __future__ import annotations
+
+from digest.model import SECTION_TITLES, CatalogEntry, Digest, Item, Section
+from digest.offline.analysis import WindowAnalysis
+from digest.offline.challenges import challenges_section
+from digest.offline.methods import method_families, methods_section
+from digest.offline.notable import notable_section, rank_notable
+from digest.offline.overview import OFFLINE_ENGINE, gist, metadata_section, overview_items
+from digest.offline.themes import themes_section
+from digest.offline.trends import new_section, rising_terms
+from digest.safety import neutralize
+from digest.shortnames import short_names
+from digest.synthesis import SynthesisRequest
+from storage import Paper
+
+
+def catalog(papers: list[Paper] | tuple[Paper, ...]) -> tuple[CatalogEntry, ...]:
+    """Every paper of the window with its short name, alphabetical by short name."""
+    names = short_names(list(papers))
+    entries = [
+        CatalogEntry(
+            id=p.id,
+            short_name=neutralize(names[p.id]),
+            title=neutralize(p.title),
+            authors=tuple(neutralize(a) for a in p.authors),
+            primary_category=p.primary_category,
+        )
+        for p in papers
+    ]
+    return tuple(sorted(entries, key=lambda e: (e.short_name.lower(), e.id)))
+
+
+def _section(key: str, items: list[Item]) -> Section:
+    return Section(key, SECTION_TITLES[key], tuple(items))
+
+
+class OfflineEngine:
+    """Writes digests by clustering and extraction; deterministic for a given window."""
+
+    name = "offline"
+
+    def synthesize(self, request: SynthesisRequest) -> Digest:
+        papers = list(request.papers)
+        entries = catalog(papers)
+        base = dict(
+            topic=request.topic.name,
+            title=f"{request.topic.title}: arXiv digest",
+            since=request.window.since,
+            until=request.window.until,
+            generated_at=request.generated_at,
+            paper_count=len(papers),
+            query=request.topic.query(),
+            synthesizer=self.name,
+            style=request.topic.style,
+            papers=entries,
+        )
+        if not papers:
+            return Digest(
+                gist=(
+                    f"No new papers on {request.topic.title} were submitted to arXiv from "
+                    f"{request.window.since} to {request.window.until}. A quiet week; the next "
+                    "digest comes as usual."
+                ),
+                sections=(metadata_section(request, OFFLINE_ENGINE),),
+                **base,
+            )
+        names = {e.id: e.short_name for e in entries}
+        analysis = WindowAnalysis(papers)
+        families = method_families(analysis)
+        picks = rank_notable(analysis, request.notable_count)
+        challenges = challenges_section(analysis, names)
+        rising, _ = rising_terms(analysis, request.history)
+        overview = overview_items(
+            analysis,
+            request,
+            [(family.name, len(members)) for family, members in families],
+            picks,
+            [f"“{analysis.casing.phrase(p)}”" for p, _, _ in rising],
+            [i.heading.lower() for i in challenges if i.papers and len(i.papers) >= 1][:3],
+        )
+        sections = (
+            _section("themes", themes_section(analysis, names)),
+            _section("methods", methods_section(analysis, names)),
+            _section("notable", notable_section(analysis, names, request.notable_count)),
+            _section("new", new_section(analysis, request.history)),
+            _section("challenges", challenges),
+            _section("overview", overview),
+            metadata_section(request, OFFLINE_ENGINE),
+        )
+        return Digest(gist=gist(analysis, request, picks), sections=sections, **base)

@@ -1,0 +1,64 @@
+"""Key Research Themes: one item per cluster, saying what its papers share and how they
+differ, in their own words."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digest.model import Item
+from digest.offline.analysis import Theme, WindowAnalysis
+from digest.offline.prose import cite_list, clause, join, plural, sentence, summary
+
+
+def representatives(analysis: WindowAnalysis, theme: Theme, count: int = 3) -> list[int]:
+    """The most central paper, then the central papers least like those already picked, so
+    the examples show the theme's range rather than three versions of one idea."""
+    pool = list(theme.members[: max(count * 3, 6)])
+    if not pool:
+        return []
+    picked = [pool.pop(0)]
+    vectors = analysis.embedding
+    while pool and len(picked) < count:
+        similarity = [max(float(vectors[i] @ vectors[j]) for j in picked) for i in pool]
+        picked.append(pool.pop(int(np.argmin(similarity))))
+    return picked
+
+
+def shared_phrases(analysis: WindowAnalysis, theme: Theme) -> list[tuple[str, int]]:
+    """Distinctive phrases with how many of the theme's papers use them (2+ papers)."""
+    out = []
+    for phrase in theme.phrases[:5]:
+        count = len(analysis.share(phrase, theme.members))
+        if count >= 2:
+            out.append((analysis.casing.phrase(phrase), count))
+    return out[:3]
+
+
+def theme_item(analysis: WindowAnalysis, theme: Theme, names: dict[str, str]) -> Item:
+    papers = analysis.papers
+    members = theme.members
+    ids = [papers[i].id for i in members]
+    label = analysis.label(theme)
+    heading = f"{label} ({plural(len(members), 'paper')})"
+    if len(members) == 1:
+        only = members[0]
+        return Item(heading, summary(analysis, only, names[papers[only].id], 45), tuple(ids))
+    parts: list[str] = []
+    shared = shared_phrases(analysis, theme)
+    if shared:
+        first, *rest = shared
+        uses = [f"{first[0]} ({first[1]} of the {len(members)} papers)"]
+        uses += [f"{phrase} ({count})" for phrase, count in rest]
+        parts.append(f"Common ground: {join(uses)}.")
+    examples = representatives(analysis, theme, 3 if len(members) >= 3 else len(members))
+    statements = [clause(summary(analysis, i, names[papers[i].id], 30)) for i in examples]
+    lead = "They differ in approach: " if len(statements) > 1 else ""
+    parts.append(sentence(lead + "; ".join(statements)))
+    others = [papers[i].id for i in members if i not in examples]
+    if others:
+        parts.append(f"Also in this theme: {cite_list(others, limit=8)}.")
+    return Item(heading, " ".join(parts), tuple(ids))
+
+
+def themes_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[Item]:
+    return [theme_item(analysis, theme, names) for theme in analysis.themes]

@@ -1,0 +1,100 @@
+"""Words that carry no meaning in a digest of ML papers, and display casing of terms."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+# Field words: true of nearly every abstract, so they must never label a theme
+# (measured: without them clusters are labelled "propose, results, tasks, model").
+FIELD_STOP_WORDS = frozenset(
+    """
+    propose proposed proposes propose introduce introduced introduces present presents
+    presented paper papers work works approach approaches method methods framework
+    frameworks model models modeling result results task tasks show shows shown
+    demonstrate demonstrates demonstrated experiment experiments experimental extensive
+    outperform outperforms outperforming state art sota baseline baselines novel new
+    existing prior previous recent recently significant significantly substantially
+    improve improves improved improvement improvements performance achieve achieves
+    achieved achieving effective effectively efficient efficiency based using use used
+    uses large language llm llms lm lms study studies analysis evaluate evaluated
+    evaluation evaluations benchmark benchmarks dataset datasets data code available
+    github https http www com org abs arxiv furthermore moreover additionally specifically
+    key various different multiple diverse wide range high low better best strong stronger
+    consistent consistently remain remains remaining however while including respectively
+    finally overall particular particularly generally general simple simply way ways
+    allow allows enable enables enabling leverage leverages leveraging utilize utilizes
+    address addresses addressing problem problems challenge challenges challenging
+    capabilities capability ability abilities aim aims goal goals provide provides setting
+    settings scenario scenarios application applications real world textbf emph mathbf
+    mathrm cite et al eg ie etc compared compare comparison across via able given times
+    number set sets level levels ensure ensures range specific focus focuses rely relies
+    relying typically often usually commonly widely increasingly critical crucial
+    important importance need needs lack lacks limited limitation limitations tend tends
+    instead rather also yet still even although despite thus hence therefore whether
+    like make makes making made first second third one two three four five six seven
+    eight nine ten single main mainly largely much many several new types type
+    """.split()
+)
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | FIELD_STOP_WORDS
+
+TOKEN_PATTERN = r"(?u)\b[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\b"
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+class Casing:
+    """Remembers how a word is written most often in the papers (GRPO, LoRA, on-policy)."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        seen: dict[str, Counter[str]] = {}
+        for text in texts:
+            for token in _TOKEN.findall(text):
+                seen.setdefault(token.lower(), Counter())[token] += 1
+        self._best: dict[str, str] = {}
+        for lower, forms in seen.items():
+            # Prefer a form with capitals inside (LoRA, GRPO) when it is common enough;
+            # otherwise the lower-case form, so sentence-initial capitals do not leak.
+            marked = [(n, f) for f, n in forms.items() if any(c.isupper() for c in f[1:])]
+            total = sum(forms.values())
+            if marked and max(marked)[0] >= 0.3 * total:
+                self._best[lower] = max(marked)[1]
+            else:
+                self._best[lower] = lower
+
+    def phrase(self, phrase: str) -> str:
+        return " ".join(self._best.get(w, w) for w in phrase.split())
+
+    def heading(self, phrase: str) -> str:
+        """The phrase as a heading: first letter up, the rest as the papers write it."""
+        text = self.phrase(phrase)
+        return text[:1].upper() + text[1:]
+
+
+_CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”]|\s[-–—]\s")
+
+
+def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
+    """Tokens and n-grams of *adjacent* content words only.
+
+    sklearn's n-grams are built after stop words are removed, so "reinforcement learning
+    with verifiable rewards" yields "learning verifiable rewards", which no one writes.
+    Here n-grams never cross a stop word or punctuation.
+    """
+
+    def analyze(text: str) -> list[str]:
+        grams: list[str] = []
+        for clause in _CLAUSE.split(text.lower()):
+            run: list[str] = []
+            for token in [*_TOKEN.findall(clause), ""]:
+                if token and token not in STOP_WORDS and len(token) > 1:
+                    run.append(token)
+                    continue
+                for n in range(1, max_n + 1):
+                    grams.extend(" ".join(run[i : i + n]) for i in range(len(run) - n + 1))
+                run = []
+        return grams
+
+    return analyze

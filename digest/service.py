@@ -1,0 +1,114 @@
+"""Building a digest end to end: make sure the corpus has the window, pick the topic's
+papers, synthesize (falling back to the offline engine), check citations, store."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from digest.arxiv_source import ArxivSource, Progress
+from digest.errors import DigestError
+from digest.ingest import Clock, IngestReport, ensure_window, utc_now
+from digest.model import Digest, restrict_citations
+from digest.offline.engine import OfflineEngine
+from digest.synthesis import History, SynthesisRequest, Synthesizer
+from digest.topics import Topic, TopicCatalog
+from digest.windows import Window
+from storage import Corpus
+
+log = logging.getLogger(__name__)
+HISTORY_WEEKS = 4  # how far back "What Is New" looks for earlier papers of the topic
+
+
+class SynthesisFailed(DigestError):
+    """An engine could not produce a valid digest; the message says why."""
+
+
+@dataclass
+class DigestService:
+    """Everything a digest needs, wired once; used by the CLI, the commands and the scheduler."""
+
+    corpus: Corpus
+    topics: TopicCatalog
+    source: ArxivSource | None = None
+    synthesizer: Synthesizer | None = None
+    clock: Clock = utc_now
+    notable_count: int = 6
+
+    def __post_init__(self) -> None:
+        self.offline = OfflineEngine()
+        if self.synthesizer is None:
+            self.synthesizer = self.offline
+
+    def ingest(
+        self, topic: Topic, window: Window, progress: Progress | None = None, force: bool = False
+    ) -> IngestReport:
+        if self.source is None:
+            raise DigestError("no arXiv source is configured")
+        return ensure_window(
+            self.corpus,
+            self.source,
+            topic,
+            window,
+            clock=self.clock,
+            progress=progress,
+            force=force,
+        )
+
+    def history(self, topic: Topic, window: Window) -> History:
+        """The topic's earlier digests and its papers of the weeks before the window."""
+        stored = self.corpus.digests(topic.name, before=window.since, limit=4)
+        digests = tuple(Digest.from_json(s.body) for s in stored)
+        until = window.since - timedelta(days=1)
+        earlier_window = Window(until - timedelta(days=7 * HISTORY_WEEKS - 1), until)
+        earlier = self.corpus.papers_in_window(earlier_window.since, until, topic.name)
+        return History(digests, tuple(earlier), earlier_window if earlier else None)
+
+    def build(
+        self,
+        topic_name: str,
+        window: Window,
+        *,
+        fetch: bool = True,
+        progress: Progress | None = None,
+        force_fetch: bool = False,
+    ) -> Digest:
+        """Fetch what the corpus lacks (unless `fetch` is False), synthesize, store, return."""
+        topic = self.topics.get(topic_name)
+        if fetch:
+            self.ingest(topic, window, progress, force_fetch)
+        papers = self.corpus.papers_in_window(window.since, window.until, topic.name)
+        request = SynthesisRequest(
+            topic=topic,
+            window=window,
+            papers=tuple(papers),
+            generated_at=self.clock(),
+            history=self.history(topic, window),
+            notable_count=self.notable_count,
+        )
+        digest = self._synthesize(request)
+        digest, removed = restrict_citations(digest)
+        if removed:
+            log.warning("removed citations of papers outside the window: %s", ", ".join(removed))
+        self.corpus.save_digest(
+            topic=topic.name,
+            since=window.since,
+            until=window.until,
+            engine=digest.synthesizer,
+            generated_at=digest.generated_at,
+            body=digest.to_json(),
+        )
+        return digest
+
+    def _synthesize(self, request: SynthesisRequest) -> Digest:
+        engine = self.synthesizer or self.offline
+        if engine is self.offline:
+            return self.offline.synthesize(request)
+        try:
+            return engine.synthesize(request)
+        except SynthesisFailed as err:
+            log.warning("%s failed, using the offline engine: %s", engine.name, err)
+            digest = self.offline.synthesize(request)
+            note = f"{engine.name} failed ({err}); the offline engine wrote this digest instead"
+            return replace(digest, notes=(*digest.notes, note))
