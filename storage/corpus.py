@@ -166,13 +166,15 @@ class Corpus:
             ) from err
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite_utils.Database]:
+    def reading(self) -> Iterator[sqlite_utils.Database]:
+        """The database for reads, under the corpus lock, with errors translated."""
         with self._lock, self._translated():
             yield self._db
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite_utils.Database]:
-        """A transaction: everything inside is written, or nothing is."""
+    def writing(self) -> Iterator[sqlite_utils.Database]:
+        """A transaction under the corpus lock: everything inside is written, or nothing is.
+        Other storage modules (ledger, subscriptions, full text) build on this."""
         with self._lock, self._translated(), self._db.conn:
             yield self._db
 
@@ -191,7 +193,7 @@ class Corpus:
     def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
         """Store papers by id without version: a newer version replaces the row, an equal or
         older one changes nothing. One transaction."""
-        with self._writing() as db:
+        with self.writing() as db:
             return self._upsert(db, papers)
 
     def _upsert(self, db: sqlite_utils.Database, papers: Iterable[Paper]) -> UpsertCounts:
@@ -238,7 +240,7 @@ class Corpus:
     def get_papers(self, ids: Sequence[str]) -> list[Paper]:
         """The stored papers among `ids` (bare ids), in the order asked."""
         rows: dict[str, Paper] = {}
-        with self._reading() as db:
+        with self.reading() as db:
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 marks = ",".join("?" * len(chunk))
                 for row in db.query(f"SELECT * FROM papers WHERE id IN ({marks})", list(chunk)):
@@ -257,11 +259,11 @@ class Corpus:
             sql += " JOIN topic_papers t ON t.paper_id = p.id AND t.topic = :topic"
             params["topic"] = topic
         sql += " WHERE p.published >= :start AND p.published < :end ORDER BY p.published DESC, p.id"
-        with self._reading() as db:
+        with self.reading() as db:
             return [_paper_from_row(row) for row in db.query(sql, params)]
 
     def count_papers(self) -> int:
-        with self._reading() as db:
+        with self.reading() as db:
             return db["papers"].count
 
     def search(
@@ -292,7 +294,7 @@ class Corpus:
             params.extend(ids)
         sql += " ORDER BY score LIMIT ?"
         params.append(limit)
-        with self._reading() as db:
+        with self.reading() as db:
             return [SearchHit(_paper_from_row(row), row["score"]) for row in db.query(sql, params)]
 
     # -- topics and fetches -----------------------------------------------------------------
@@ -300,7 +302,7 @@ class Corpus:
     def store_fetch(self, papers: Sequence[Paper], fetch: FetchRecord) -> UpsertCounts:
         """Store a topic's fetched window in one transaction: the papers, their membership in
         the topic, and the fetch record. A failure leaves the database as it was."""
-        with self._writing() as db:
+        with self.writing() as db:
             counts = self._upsert(db, papers)
             self._add_to_topic(db, fetch.topic, [p.id for p in papers])
             db["fetches"].upsert(
@@ -322,7 +324,7 @@ class Corpus:
     ) -> UpsertCounts:
         """Store papers (from a saved feed, say) and file the ids in `filed` under `topic`.
         One transaction."""
-        with self._writing() as db:
+        with self.writing() as db:
             counts = self._upsert(db, papers)
             if topic is not None:
                 self._add_to_topic(db, topic, filed)
@@ -337,7 +339,7 @@ class Corpus:
 
     def last_fetch(self, topic: str, since: date, until: date) -> FetchRecord | None:
         """The record of the latest fetch of exactly this topic and window, if any."""
-        with self._reading() as db:
+        with self.reading() as db:
             rows = list(
                 db.query(
                     "SELECT * FROM fetches WHERE topic = ? AND since = ? AND until = ?",
@@ -370,7 +372,7 @@ class Corpus:
         body: dict,
     ) -> int:
         """Store a digest (its JSON form); returns its row id."""
-        with self._writing() as db:
+        with self.writing() as db:
             table = db["digests"]
             table.insert(
                 {
@@ -384,6 +386,23 @@ class Corpus:
             )
             return int(table.last_rowid or 0)
 
+    def get_digest(self, digest_id: int) -> StoredDigest | None:
+        with self.reading() as db:
+            rows = list(db.query("SELECT * FROM digests WHERE id = ?", [digest_id]))
+        return _stored_digest(rows[0]) if rows else None
+
+    def latest_digest(self, topic: str, since: date, until: date) -> StoredDigest | None:
+        """The most recently generated digest of exactly this topic and window."""
+        with self.reading() as db:
+            rows = list(
+                db.query(
+                    "SELECT * FROM digests WHERE topic = ? AND since = ? AND until = ? "
+                    "ORDER BY generated_at DESC, id DESC LIMIT 1",
+                    [topic, since.isoformat(), until.isoformat()],
+                )
+            )
+        return _stored_digest(rows[0]) if rows else None
+
     def digests(
         self, topic: str, *, before: date | None = None, limit: int = 10
     ) -> list[StoredDigest]:
@@ -396,20 +415,21 @@ class Corpus:
             params.append(before.isoformat())
         sql += " ORDER BY until DESC, id DESC LIMIT ?"
         params.append(limit)
-        with self._reading() as db:
+        with self.reading() as db:
             rows = list(db.query(sql, params))
-        return [
-            StoredDigest(
-                id=row["id"],
-                topic=row["topic"],
-                since=date.fromisoformat(row["since"]),
-                until=date.fromisoformat(row["until"]),
-                engine=row["engine"],
-                generated_at=_parse_moment(row["generated_at"]),
-                body=json.loads(row["body"]),
-            )
-            for row in rows
-        ]
+        return [_stored_digest(row) for row in rows]
+
+
+def _stored_digest(row: dict) -> StoredDigest:
+    return StoredDigest(
+        id=row["id"],
+        topic=row["topic"],
+        since=date.fromisoformat(row["since"]),
+        until=date.fromisoformat(row["until"]),
+        engine=row["engine"],
+        generated_at=_parse_moment(row["generated_at"]),
+        body=json.loads(row["body"]),
+    )
 
 
 def open_corpus(path: str | Path | None = None) -> Corpus:

@@ -88,10 +88,52 @@ def _digests(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS digests_topic ON digests(topic, until)")
 
 
+def _post_ledger(db: sqlite_utils.Database) -> None:
+    # One row per message of a posted digest, written before ("sending") and after ("sent")
+    # the platform call: the truth for exactly-once posting across crashes and re-runs.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS post_ledger (
+            channel TEXT NOT NULL,          -- "slack:C0123" or "discord:1234"
+            topic TEXT NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            part TEXT NOT NULL,             -- "parent", a section key, "catalog", "themes#2"
+            position INTEGER NOT NULL,      -- order in the thread; the parent is 0
+            state TEXT NOT NULL,            -- "sending" or "sent"
+            message_ref TEXT,               -- the platform's id of the posted message
+            thread_ref TEXT,                -- where the replies go (Slack ts, Discord thread)
+            digest_id INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, topic, since, until, part)
+        )
+        """
+    )
+
+
+def _subscriptions(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS subscriptions (
+            channel TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            weekday TEXT NOT NULL,          -- mon..sun
+            time TEXT NOT NULL,             -- HH:MM, in `timezone`
+            timezone TEXT NOT NULL,         -- IANA name
+            created_by TEXT NOT NULL,       -- user id, or "config"
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (channel, topic)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_papers_and_fts", _papers),
     ("0002_topic_papers_and_fetches", _topic_fetches),
     ("0003_digests", _digests),
+    ("0004_post_ledger", _post_ledger),
+    ("0005_subscriptions", _subscriptions),
 ]
 
 
