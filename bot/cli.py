@@ -15,17 +15,22 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.config import Config, load_config
-from bot.errors import BotError, ConfigError, UsageError
+from bot.delivery import deliver
+from bot.errors import BotError, ConfigError, PlatformError, UsageError
+from bot.posting import split_channel
 from bot.progress import fetch_progress
 from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
+from digest.model import Digest
 from digest.offline.engine import OfflineEngine
 from digest.render import to_markdown, to_text
 from digest.service import DigestService
 from digest.synthesis import Synthesizer
 from digest.windows import parse_day, resolve_window
 from storage import Corpus, StorageError, open_corpus
+from storage.corpus import StoredDigest
+from storage.ledger import LedgerKey, PostLedger
 
 EXIT_USAGE = 2  # the command or its input is wrong: fix it and run again
 EXIT_FAILURE = 1  # something outside failed (arXiv, the database): try again later
@@ -87,6 +92,12 @@ def cmd_ingest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     if args.feed:
         if args.since or args.until:
             raise UsageError("--since/--until do not apply to --feed: a saved feed is stored whole")
+        if args.topic:
+            # Ignoring it would store the feed without filing anything under the topic.
+            raise UsageError(
+                f"a saved feed is filed under a topic with --topic: "
+                f"digestbot ingest --feed {args.feed} --topic {args.topic}"
+            )
         topic = config.topics.get(args.topic_option) if args.topic_option else None
         with corpus_for(config) as corpus:
             report = ingest_feed_file(corpus, args.feed, topic)
@@ -99,6 +110,10 @@ def cmd_ingest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
         return 0
     if not args.topic:
         raise UsageError("name a topic (digestbot ingest post-train) or a saved feed (--feed FILE)")
+    if args.topic_option:
+        raise UsageError(
+            f"--topic only applies with --feed; name the topic alone: digestbot ingest {args.topic}"
+        )
     topic = config.topics.get(args.topic)
     since = parse_day(args.since, "--since") if args.since else None
     until = parse_day(args.until, "--until") if args.until else None
@@ -116,12 +131,40 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     since = parse_day(args.since, "--since") if args.since else None
     until = parse_day(args.until, "--until") if args.until else None
     window = resolve_window(since, until, utc_now(), config.digest.window_days)
+    if args.post:
+        split_channel(args.post)  # a malformed channel fails before any work is done
     with corpus_for(config) as corpus:
         service = digest_service(config, corpus)
-        with fetch_progress(f"arXiv {topic.name} {window}") as bar:
-            digest = service.build(
-                topic.name, window, fetch=not args.no_fetch, progress=bar, force_fetch=args.force
+        stored = corpus.latest_digest(topic.name, window.since, window.until) if args.post else None
+        if stored is not None and not args.force and _already_posted(corpus, args.post, stored):
+            # Re-running a post must not rebuild (and so change) a digest already posted.
+            digest, digest_id = Digest.from_json(stored.body), stored.id
+        else:
+            with fetch_progress(f"arXiv {topic.name} {window}") as bar:
+                digest = service.build(
+                    topic.name,
+                    window,
+                    fetch=not args.no_fetch,
+                    progress=bar,
+                    force_fetch=args.force,
+                )
+            latest = corpus.latest_digest(topic.name, window.since, window.until)
+            digest_id = latest.id if latest else None
+        if args.post:
+            outcome = deliver(
+                config, corpus, digest, args.post, digest_id=digest_id, force=args.force
             )
+            if outcome.already_posted:
+                print(
+                    f"already posted to {args.post}; nothing sent (use --force to post again)",
+                    file=sys.stderr,
+                )
+            else:
+                print(
+                    f"posted to {args.post}: {outcome.sent} of {outcome.total} messages sent",
+                    file=sys.stderr,
+                )
+            return 0
     if args.format == "json":
         json.dump(digest.to_json(), out, ensure_ascii=False, indent=2)
         out.write("\n")
@@ -130,6 +173,13 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     else:
         out.write(to_text(digest, width=_terminal_width(out)))
     return 0
+
+
+def _already_posted(corpus: Corpus, channel: str, stored: StoredDigest) -> bool:
+    """Whether the ledger has begun posting this window to this channel (so the stored
+    digest, not a fresh one, must be the one to finish or skip)."""
+    key = LedgerKey(channel, stored.topic, stored.since, stored.until)
+    return bool(PostLedger(corpus).entries(key))
 
 
 def _terminal_width(out: TextIO) -> int:
@@ -215,6 +265,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return args.handler(args, config, out)
     except (ConfigError, UsageError) as err:
         return _fail(err, EXIT_USAGE)
+    except PlatformError as err:
+        return _fail(err, EXIT_FAILURE)
     except ArxivUnavailable as err:
         return _fail(err, EXIT_FAILURE)
     except DigestError as err:

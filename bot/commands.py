@@ -15,18 +15,20 @@ from datetime import datetime, timedelta
 
 from bot.config import WEEKDAYS, ConfigError, Subscription, check_subscription
 from bot.errors import UsageError
-from digest.errors import DigestError
+from digest.errors import DigestError, InvalidWindow, UnknownTopic
 from digest.ingest import utc_now
 from digest.model import Digest
 from digest.render import Block, Message, Span
 from digest.safety import neutralize
 from digest.service import DigestService
 from digest.windows import Window, default_window, is_settled, parse_day
+from storage import StorageError
 from storage.ledger import LedgerKey, PostLedger
 from storage.subscriptions import StoredSubscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
+REUSE_FOR = timedelta(hours=1)
 MAX_QUESTION = 2000  # characters of a question we look at; the rest is ignored
 
 USAGE = """\
@@ -140,8 +142,11 @@ class Router:
         """Answer a `/digest` command; never raises for bad input."""
         try:
             return self._route(text, context)
-        except (UsageError, ConfigError, DigestError) as err:
+        except (UsageError, ConfigError, UnknownTopic, InvalidWindow) as err:
             return usage_reply(str(err))
+        except (DigestError, StorageError) as err:
+            log.warning("command %r failed: %s", text, err)
+            return text_reply(f"Sorry, that did not work: {err}", ephemeral=True)
 
     def mention(self, text: str, context: Context) -> Reply:
         """Answer a question asked by mentioning the bot (in a thread or a channel)."""
@@ -188,8 +193,10 @@ class Router:
         topic = self.service.topics.get(topic_name)
         window, force = parse_window(args, default_window(self.clock(), self.window_days))
         stored = self.service.corpus.latest_digest(topic.name, window.since, window.until)
-        # A stored digest is reused when it was built after arXiv had announced the window.
-        if stored is not None and is_settled(window, stored.generated_at):
+        # A stored digest is reused when it was built after arXiv had announced the whole
+        # window, or within the last hour (asking twice must not cost two builds).
+        fresh = stored is not None and self.clock() - stored.generated_at < REUSE_FOR
+        if stored is not None and not force and (fresh or is_settled(window, stored.generated_at)):
             digest, digest_id = Digest.from_json(stored.body), stored.id
         else:
             digest = self.service.build(topic.name, window)

@@ -1,0 +1,225 @@
+"""Transcript tests of the command router: `/digest ...` text in, a neutral reply out."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.commands import USAGE, Context, Router, parse_window
+from bot.config import Subscription
+from bot.errors import UsageError
+from digest.arxiv_source import ArxivSettings, ArxivSource
+from digest.render import Block, Message, Span
+from digest.service import DigestService
+from digest.topics import POST_TRAIN, TopicCatalog
+from digest.windows import Window
+from storage import FetchRecord
+from storage.ledger import PostLedger
+from storage.subscriptions import SubscriptionStore
+from tests.conftest import make_paper
+
+NOW = datetime(2026, 6, 8, 9, 0, tzinfo=UTC)  # a Monday; default window 06-01..06-07
+WINDOW = Window(date(2026, 6, 1), date(2026, 6, 7))
+USER = Context("slack", "U1", "slack:C1")
+ADMIN = Context("slack", "UADMIN", "slack:C1", is_admin=True)
+
+
+def text_of(reply) -> str:
+    return "\n".join(block.plain for message in reply.messages for block in message.blocks)
+
+
+@pytest.fixture
+def router(corpus) -> Router:
+    papers = [
+        make_paper(
+            f"2606.0000{i}",
+            title=f"Tool{i}: Reward Models for LLM Post-Training",
+            abstract="We propose a reward model for post-training large language models. "
+            "Experiments with DPO show gains.",
+            published=datetime(2026, 6, 2, 12, tzinfo=UTC),
+        )
+        for i in range(1, 5)
+    ]
+    query = POST_TRAIN.window_query(*WINDOW.arxiv_range())
+    # A complete fetch on record: the router must not need arXiv for this window.
+    corpus.store_fetch(
+        papers, FetchRecord("post-train", WINDOW.since, WINDOW.until, query, NOW, True, 4)
+    )
+    unreachable = ArxivSource(ArxivSettings(api_url="http://127.0.0.1:9/api/query", retries=0))
+    service = DigestService(corpus, TopicCatalog.with_builtins(), unreachable, clock=lambda: NOW)
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def answer(question, context_ids):
+        asked.append((question, tuple(context_ids)))
+        return [Message("answer", "", (Block("paragraph", (Span(f"answer to {question}"),)),))]
+
+    made = Router(
+        service=service,
+        subscriptions=SubscriptionStore(corpus),
+        ledger=PostLedger(corpus),
+        answer=answer,
+        config_subscriptions=(Subscription("slack:CCONF", "post-train"),),
+        clock=lambda: NOW,
+    )
+    made.asked = asked  # type: ignore[attr-defined]
+    return made
+
+
+class TestDigestCommand:
+    def test_topic_builds_the_latest_window_digest(self, router) -> None:
+        reply = router.route("post-train", USER)
+        assert reply.digest is not None and reply.digest_id is not None
+        assert (reply.digest.since, reply.digest.until) == (WINDOW.since, WINDOW.until)
+        assert reply.digest.paper_count == 4 and not reply.ephemeral
+
+    def test_a_recent_digest_is_reused(self, router) -> None:
+        first = router.route("post-train", USER)
+        second = router.route("post-train last week", USER)
+        assert second.digest_id == first.digest_id
+
+    def test_an_old_digest_of_an_unsettled_window_is_rebuilt(self, router) -> None:
+        first = router.route("post-train", USER)
+        router.clock = lambda: datetime(2026, 6, 8, 11, 0, tzinfo=UTC)  # 2 h later, unsettled
+        assert router.route("post-train", USER).digest_id != first.digest_id
+
+    def test_a_digest_built_after_the_window_settled_is_reused_later(self, router) -> None:
+        settled = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+        router.clock = router.service.clock = lambda: settled
+        first = router.route("post-train --since 2026-06-01 --until 2026-06-07", USER)
+        assert first.digest_id is not None
+        router.clock = lambda: datetime(2026, 6, 20, 9, 0, tzinfo=UTC)
+        assert router.route("post-train --since 2026-06-01 --until 2026-06-07", USER).digest_id == (
+            first.digest_id
+        )
+
+    def test_force_flag_is_passed_on(self, router) -> None:
+        assert router.route("post-train --force", USER).force
+
+    @pytest.mark.parametrize(
+        "text",
+        ["nope", "post-train next year", "post-train --since 2026-13-01", "post-train --since"],
+    )
+    def test_bad_input_gets_ephemeral_usage(self, router, text: str) -> None:
+        reply = router.route(text, USER)
+        assert reply.ephemeral and reply.digest is None
+        assert "/digest TOPIC" in text_of(reply)
+
+    @pytest.mark.parametrize("text", ["", "help", "--help"])
+    def test_help(self, router, text: str) -> None:
+        reply = router.route(text, USER)
+        assert reply.ephemeral and text_of(reply) == USAGE.replace("\n\n", "\n")
+
+
+class TestInformation:
+    def test_topics_lists_the_query(self, router) -> None:
+        assert POST_TRAIN.query() in text_of(router.route("topics", USER))
+
+    def test_status(self, router) -> None:
+        router.route("post-train", USER)
+        text = text_of(router.route("status", USER))
+        assert "Corpus: 4 papers." in text and "Subscriptions: 1" in text
+        assert "Latest post-train digest: 2026-06-01 to 2026-06-07" in text
+
+    def test_history(self, router) -> None:
+        assert "No digest of post-train yet" in text_of(router.route("history post-train", USER))
+        router.route("post-train", USER)
+        assert "2026-06-01 to 2026-06-07: 4 papers, offline" in text_of(
+            router.route("history post-train", USER)
+        )
+
+
+class TestQuestions:
+    def test_ask_passes_the_question(self, router) -> None:
+        reply = router.route("ask which papers use DPO?", USER)
+        assert text_of(reply) == "answer to which papers use DPO?"
+
+    def test_mentions_drop_the_bot_mention_and_neutralise(self, router) -> None:
+        router.mention("<@UBOT> what is Tool1? @everyone <!channel>", USER)
+        question, _ = router.asked[-1]
+        assert question == "what is Tool1? everyone" and "@" not in question
+
+    def test_a_question_in_a_digest_thread_prefers_its_papers(self, router) -> None:
+        from tests.fakes.poster import FakePoster
+        from bot.posting import post_digest
+
+        reply = router.route("post-train", USER)
+        outcome = post_digest(
+            reply.digest, "slack:C1", FakePoster(), router.ledger, digest_id=reply.digest_id
+        )
+        router.mention(
+            "what does Tool2 do?", Context("slack", "U1", "slack:C1", outcome.thread_ref)
+        )
+        _, context_ids = router.asked[-1]
+        assert set(context_ids) == {f"2606.0000{i}" for i in range(1, 5)}
+
+    def test_empty_and_huge_questions(self, router) -> None:
+        assert router.route("ask", USER).ephemeral
+        router.route("ask " + "x " * 10_000, USER)
+        assert len(router.asked[-1][0]) <= 2000
+
+
+class TestSubscriptions:
+    def test_only_admins_subscribe(self, router) -> None:
+        reply = router.route("subscribe post-train mon 09:00 Europe/Berlin", USER)
+        assert reply.ephemeral and "Only the bot's admins" in text_of(reply)
+        assert router.subscriptions.all() == []
+
+    def test_subscribe_and_unsubscribe(self, router) -> None:
+        changed = []
+        router.on_subscriptions_changed = lambda: changed.append(1)
+        reply = router.route("subscribe post-train weekly Tuesday 8:30 Europe/Berlin", ADMIN)
+        assert "every tue at 08:30 (Europe/Berlin)" in text_of(reply)
+        (stored,) = router.subscriptions.all()
+        assert (stored.channel, stored.weekday, stored.time, stored.created_by) == (
+            "slack:C1",
+            "tue",
+            "08:30",
+            "UADMIN",
+        )
+        assert "Unsubscribed: 1" in text_of(router.route("unsubscribe post-train", ADMIN))
+        assert changed == [1, 1]
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("subscribe nope", "is not a topic"),
+            ("subscribe post-train mon 09:00 Mars/Base", "not an IANA time zone"),
+            ("subscribe post-train mon 25:00", "24-hour HH:MM"),
+            ("subscribe", "subscribe to which topic"),
+        ],
+    )
+    def test_bad_subscriptions(self, router, text: str, message: str) -> None:
+        reply = router.route(text, ADMIN)
+        assert reply.ephemeral and message in text_of(reply)
+
+    def test_config_subscriptions_are_not_removed_from_chat(self, router) -> None:
+        reply = router.route(
+            "unsubscribe", Context("slack", "UADMIN", "slack:CCONF", is_admin=True)
+        )
+        assert "comes from the config file" in text_of(reply)
+
+
+class TestParseWindow:
+    TODAY = Window(date(2026, 11, 20), date(2026, 11, 26))
+
+    @pytest.mark.parametrize(
+        ("words", "expected"),
+        [
+            ("", (date(2026, 11, 20), date(2026, 11, 26))),
+            ("latest", (date(2026, 11, 20), date(2026, 11, 26))),
+            ("last week", (date(2026, 11, 20), date(2026, 11, 26))),
+            ("a week ago", (date(2026, 11, 13), date(2026, 11, 19))),
+            ("2 weeks ago", (date(2026, 11, 6), date(2026, 11, 12))),
+            ("last 2 weeks", (date(2026, 11, 13), date(2026, 11, 26))),
+            ("--since 2026-05-28 --until 2026-06-03", (date(2026, 5, 28), date(2026, 6, 3))),
+            ("--until 2026-06-03", (date(2026, 5, 28), date(2026, 6, 3))),
+        ],
+    )
+    def test_windows(self, words: str, expected) -> None:
+        window, force = parse_window(words.split(), self.TODAY)
+        assert (window.since, window.until) == expected and not force
+
+    def test_dates_and_words_together_are_refused(self) -> None:
+        with pytest.raises(UsageError, match="not both"):
+            parse_window("--since 2026-05-28 latest".split(), self.TODAY)

@@ -1,0 +1,111 @@
+"""The bot's posting duties: weekly runs exactly once, resuming cut-off posts, admin notices."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.config import Subscription
+from bot.runtime import Runtime
+from bot.scheduler import Due
+from digest.arxiv_source import ArxivSettings, ArxivSource
+from digest.service import DigestService
+from digest.topics import POST_TRAIN, TopicCatalog
+from digest.windows import Window
+from storage import FetchRecord
+from storage.ledger import PostLedger
+from tests.conftest import make_paper
+from tests.fakes.poster import Crash, FakePoster
+
+MONDAY_NINE = datetime(2026, 6, 8, 7, 0, tzinfo=UTC)  # 09:00 in Berlin
+WINDOW = Window(date(2026, 6, 1), date(2026, 6, 7))
+SUB = Subscription("slack:C1", "post-train", "mon", "09:00", "Europe/Berlin")
+
+
+@pytest.fixture
+def runtime(corpus):
+    papers = [
+        make_paper(
+            f"2606.0000{i}",
+            title=f"Tool{i}: Reward Models for LLM Post-Training",
+            abstract="We propose a reward model for post-training large language models.",
+            published=datetime(2026, 6, 3, tzinfo=UTC),
+        )
+        for i in range(1, 4)
+    ]
+    query = POST_TRAIN.window_query(*WINDOW.arxiv_range())
+    corpus.store_fetch(
+        papers, FetchRecord("post-train", WINDOW.since, WINDOW.until, query, MONDAY_NINE, True, 3)
+    )
+    unreachable = ArxivSource(
+        ArxivSettings(api_url="http://127.0.0.1:9/api/query", retries=0, delay_seconds=0)
+    )
+    service = DigestService(
+        corpus, TopicCatalog.with_builtins(), unreachable, clock=lambda: MONDAY_NINE
+    )
+    notices: list[str] = []
+    made = Runtime(service, PostLedger(corpus), {"slack": FakePoster()}, notices.append)
+    made.notices = notices  # type: ignore[attr-defined]
+    return made
+
+
+def poster(runtime) -> FakePoster:
+    return runtime.posters["slack"]
+
+
+class TestWeeklyRun:
+    def test_posts_the_window_of_the_week_it_was_scheduled_for(self, runtime) -> None:
+        runtime.run_due(Due(SUB, MONDAY_NINE))
+        keys = poster(runtime).keys()
+        assert keys[0] == "parent" and keys[-1] == "catalog" and len(keys) == 9
+        assert runtime.notices == []
+
+    def test_two_triggers_for_the_same_window_post_once(self, runtime) -> None:
+        other = Subscription("slack:C1", "post-train", "mon", "10:30", "UTC")
+        runtime.run_due(Due(SUB, MONDAY_NINE))
+        runtime.run_due(Due(other, datetime(2026, 6, 8, 10, 30, tzinfo=UTC)))
+        keys = poster(runtime).keys()
+        assert len(keys) == len(set(keys)) == 9
+
+    def test_concurrent_triggers_post_once(self, runtime) -> None:
+        threads = [
+            threading.Thread(target=runtime.run_due, args=(Due(SUB, MONDAY_NINE),))
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        keys = poster(runtime).keys()
+        assert len(keys) == len(set(keys)) == 9
+
+    def test_arxiv_down_posts_nothing_and_tells_the_admins(self, runtime) -> None:
+        runtime.run_due(Due(SUB, datetime(2026, 6, 15, 7, 0, tzinfo=UTC)))  # an unfetched week
+        assert poster(runtime).sent == []
+        (notice,) = runtime.notices
+        assert "could not be posted to slack:C1" in notice and "next run tries again" in notice
+
+    def test_a_channel_without_a_running_platform_is_a_notice(self, runtime) -> None:
+        runtime.run_due(Due(Subscription("discord:42", "post-train"), MONDAY_NINE))
+        assert "no discord connection is running" in runtime.notices[0]
+
+    def test_missed_run_tells_the_admins(self, runtime) -> None:
+        runtime.missed(SUB, MONDAY_NINE)
+        assert "was skipped: the bot was down past the grace period" in runtime.notices[0]
+
+
+class TestResume:
+    @pytest.mark.parametrize("k", [1, 3, 6])
+    def test_a_cut_off_weekly_post_is_completed_with_the_same_digest(self, runtime, k) -> None:
+        poster(runtime).crash_after = k
+        with pytest.raises(Crash):
+            runtime.run_due(Due(SUB, MONDAY_NINE))
+        assert runtime.resume_unfinished() == 1
+        sent = poster(runtime).sent
+        keys = [m.key for m in sent]
+        assert len(keys) == len(set(keys)) == 9
+        # The catalog of the resumed thread is the one the first run started with.
+        assert len(runtime.service.corpus.digests("post-train")) == 1
+        assert runtime.resume_unfinished() == 0
