@@ -140,8 +140,8 @@ class TestQuestions:
         assert question == "what is Tool1? everyone" and "@" not in question
 
     def test_a_question_in_a_digest_thread_prefers_its_papers(self, router) -> None:
-        from tests.fakes.poster import FakePoster
         from bot.posting import post_digest
+        from tests.fakes.poster import FakePoster
 
         reply = router.route("post-train", USER)
         outcome = post_digest(
