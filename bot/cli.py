@@ -17,6 +17,7 @@ from typing import TextIO
 from bot.config import Config, load_config
 from bot.delivery import deliver
 from bot.errors import BotError, ConfigError, PlatformError, UsageError
+from bot.logs import setup_logging
 from bot.posting import split_channel
 from bot.progress import fetch_progress
 from digest.arxiv_source import ArxivSettings, ArxivSource
@@ -255,13 +256,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    level = logging.INFO if args.verbose or args.command == "run" else logging.WARNING
+    setup_logging(level)
     try:
         config = load_config(args.config)
+        setup_logging(level, config.secrets.revealed())
         return args.handler(args, config, out)
     except (ConfigError, UsageError) as err:
         return _fail(err, EXIT_USAGE)

@@ -128,6 +128,10 @@ class Secrets:
     discord_token: Secret = field(default_factory=lambda: Secret(""))
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
 
+    def revealed(self) -> list[str]:
+        """Every secret value that is set: what the log filter must never let through."""
+        return [value.reveal() for value in vars(self).values() if value]
+
 
 @dataclass(frozen=True)
 class Config:

@@ -2,8 +2,8 @@
 
 A message is what one chat post holds: the parent, one per section, then the catalog.
 Blocks are made of spans; a span with a URL is a link, and the only links are the ones
-built here from catalog ids, to arxiv.org/abs/<id>. Platform renderers (Slack, Discord)
-take the same messages and escape and split them for their platform.
+built here from catalog ids, to arxiv.org/abs/<id>. Each chat adapter's renderer takes
+the same messages, and escapes and splits them for its platform.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import re
 
 _URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)]*)\)")
-_SLACK_SPECIAL = re.compile(r"<[!@#][^>]*>")  # <!channel>, <@U123>, <#C123|name>
-_SLACK_LINK = re.compile(r"<(?:https?|mailto)[^|>]*\|([^>]*)>")
+_CHAT_MARKUP = re.compile(r"<[!@#][^>]*>")  # chat mentions: <!channel>, <@U123>, <#C1|x>
+_ANGLE_LINK = re.compile(r"<(?:https?|mailto)[^|>]*\|([^>]*)>")  # <https://x|label>
 _AT_WORD = re.compile(r"@+(?=[\w\u00C0-\uFFFF])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _INJECTION = re.compile(
@@ -35,8 +35,8 @@ def looks_like_injection(text: str) -> bool:
 def neutralize(text: str) -> str:
     """Untrusted text with mentions, links, markup and control characters made harmless."""
     text = _CONTROL.sub("", text)
-    text = _SLACK_LINK.sub(r"\1", text)
-    text = _SLACK_SPECIAL.sub("", text)
+    text = _ANGLE_LINK.sub(r"\1", text)
+    text = _CHAT_MARKUP.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub("", text)
     text = _AT_WORD.sub("", text)

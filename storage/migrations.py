@@ -94,7 +94,7 @@ def _post_ledger(db: sqlite_utils.Database) -> None:
     db.execute(
         """
         CREATE TABLE IF NOT EXISTS post_ledger (
-            channel TEXT NOT NULL,          -- "slack:C0123" or "discord:1234"
+            channel TEXT NOT NULL,          -- "<platform>:<channel id>"
             topic TEXT NOT NULL,
             since TEXT NOT NULL,
             until TEXT NOT NULL,
@@ -102,7 +102,7 @@ def _post_ledger(db: sqlite_utils.Database) -> None:
             position INTEGER NOT NULL,      -- order in the thread; the parent is 0
             state TEXT NOT NULL,            -- "sending" or "sent"
             message_ref TEXT,               -- the platform's id of the posted message
-            thread_ref TEXT,                -- where the replies go (Slack ts, Discord thread)
+            thread_ref TEXT,                -- where the replies go (the platform's thread id)
             digest_id INTEGER,
             updated_at TEXT NOT NULL,
             PRIMARY KEY (channel, topic, since, until, part)
