@@ -15,6 +15,9 @@ _TOKEN = re.compile(
 )
 
 
+_HANDLER_NAME = "digestbot"
+
+
 class RedactSecrets(logging.Filter):
     """Replaces secret values and anything shaped like a token with '***' in every record."""
 
@@ -45,9 +48,13 @@ def setup_logging(level: int, secrets: Iterable[str] = ()) -> RedactSecrets:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
+    # Replace only our own handler (a second call adds the secrets once the config is read);
+    # handlers others installed (pytest's, an embedding application's) stay.
     for existing in list(root.handlers):
-        root.removeHandler(existing)
+        if existing.get_name() == _HANDLER_NAME:
+            root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party loggers chatty at INFO: keep their warnings, drop their noise.

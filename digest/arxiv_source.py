@@ -184,9 +184,12 @@ class ArxivSource:
             query=query,
             max_results=limit,
             sort_by=arxiv.SortCriterion.SubmittedDate,
-            sort_order=arxiv.SortOrder.Descending,
+            # Oldest first: papers announced while we page arrive at the end, instead of
+            # pushing earlier results onto the next page (one repeated, one never fetched).
+            sort_order=arxiv.SortOrder.Ascending,
         )
-        return self._run(search, progress)
+        papers = self._run(search, progress)
+        return list({paper.id: paper for paper in papers}.values())
 
     def by_ids(self, ids: Sequence[str]) -> list[Paper]:
         """The papers with these ids (bare or versioned); ids arXiv does not know are absent."""

@@ -63,7 +63,9 @@ def ensure_window(
         return IngestReport(UpsertCounts(unchanged=previous.paper_count), source="corpus")
     papers = source.search(query, progress=progress)
     fetched_at = clock()
-    complete = is_settled(window, fetched_at)
+    # arXiv sometimes answers a valid query with an empty page: an empty window is never
+    # taken as final, so a flaky answer cannot become a permanent empty week.
+    complete = bool(papers) and is_settled(window, fetched_at)
     record = FetchRecord(
         topic=topic.name,
         since=window.since,

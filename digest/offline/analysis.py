@@ -4,6 +4,9 @@ TF-IDF (1-2 grams) over cleaned title+abstract, reduced by SVD, clustered with k
 the number of themes is picked by silhouette within a range that grows with the window
 (small windows get fewer). Themes are labelled by what distinguishes them from the rest
 (class-based TF-IDF over 1-3 grams), not by what is frequent everywhere.
+
+scikit-learn is imported where it is used: it costs ~100 MB and seconds of start-up, which
+a bot process answering commands all week should not pay until it writes a digest.
 """
 
 from __future__ import annotations
@@ -14,11 +17,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
-from sklearn.metrics import silhouette_score
-from sklearn.preprocessing import normalize
 
 from digest.offline.text import Sentence, clean_abstract, sentences_of
 from digest.offline.vocabulary import Casing, phrase_analyzer
@@ -80,6 +78,8 @@ class WindowAnalysis:
     def counts(self) -> tuple[Any, np.ndarray]:
         """Counts of words and 2-3 word phrases per paper, and the phrases (one pass of the
         analyzer, shared by the vectors and the theme labels)."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
         n = len(self.papers)
         counter = CountVectorizer(analyzer=phrase_analyzer(3), min_df=2 if n >= 10 else 1)
         try:
@@ -103,12 +103,17 @@ class WindowAnalysis:
         columns = np.flatnonzero(keep)
         if len(columns) == 0:
             return None, []
+        from sklearn.feature_extraction.text import TfidfTransformer
+
         matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts[:, columns])
         return matrix.astype(np.float32), [str(vocabulary[i]) for i in columns]
 
     @cached_property
     def embedding(self) -> np.ndarray:
         """Unit-length dense vectors (SVD of TF-IDF); one row per paper."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.preprocessing import normalize
+
         matrix, vocabulary = self.tfidf
         n = len(self.papers)
         if matrix is None or n < 3 or len(vocabulary) < 3:
@@ -145,6 +150,9 @@ class WindowAnalysis:
         ]
 
     def _cluster(self) -> np.ndarray:
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
         n = len(self.papers)
         choices = theme_range(n)
         if choices.start == 1 or n < 4:
