@@ -1,0 +1,468 @@
+"""The Slack side of `digestbot run`: a Bolt app that answers `/digest` and @-mentions.
+
+`/digest ...` is acknowledged at once (Slack allows 3 s) and the work runs afterwards on
+our own worker pool: the router decides, then a digest is posted as a thread in the
+command's channel through the post ledger (a re-run posts nothing new; `--force` posts it
+again), and text replies go to the channel or, when ephemeral, to the user alone. A
+mention is answered in the thread it was asked in. Socket Mode is the default (no public
+URL); HTTP mode verifies Slack's request signatures.
+
+    app = build_app(router, config)      # ConfigError / PlatformError with one sentence
+    run_socket_mode(app, config)         # blocks; or run_http(app, config)
+
+The non-blocking forms (`connect_socket_mode`, `serve_http`) let `digestbot run` host
+Slack next to the scheduler and Discord in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from bot.commands import Reply, Router, text_reply
+from bot.config import Config
+from bot.errors import BotError, ConfigError, PlatformError
+from bot.posting import PostOutcome, post_digest
+from bot.slack.client import translate
+from bot.slack.events import Origin, from_command, from_mention, mention_key
+from bot.slack.poster import SlackPoster
+from bot.slack.render import SlackMessage, render_messages
+from digest.errors import DigestError
+from digest.model import Digest
+from digest.render import Block, Message, Span
+from storage import StorageError
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/digest"
+NOTICE_AFTER = 2.5  # seconds of work after which the user is told it is under way
+SEEN_MENTIONS = 1000  # mentions remembered to ignore Slack's redeliveries of the same event
+MAX_BODY = 1 << 20  # bytes of an HTTP-mode request we read; Slack's payloads are far smaller
+WORKING = "Working on it: building a digest takes a moment when its week is not fetched yet."
+OOPS = "Something went wrong inside digestbot; the details are in its log."
+
+# (digest, "slack:C0123", stored digest id, force) -> what the post did.
+PostFunction = Callable[[Digest, str, int | None, bool], PostOutcome]
+
+
+class Jobs(Executor):
+    """A worker pool that knows when it is idle. The bot runs two: Bolt's listeners (which
+    only ack and hand over) and the slow work behind them, so that digests being built can
+    never hold up the next ack."""
+
+    def __init__(self, workers: int = 4, name: str = "digestbot-slack") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Run `fn(*args, **kwargs)` in the background; failures are logged, never raised."""
+        with self._idle:
+            self._pending += 1
+        return self._pool.submit(self._run, fn, args, kwargs)
+
+    def _run(self, function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        try:
+            function(*args, **kwargs)
+        except Exception:
+            log.exception("background Slack work failed")
+        finally:
+            with self._idle:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no work is pending (tests, benchmarks, shutdown); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures or not wait)
+
+
+class SlackBot:
+    """Turns Slack commands and mentions into router calls and the replies into messages."""
+
+    def __init__(
+        self,
+        router: Router,
+        poster: SlackPoster,
+        *,
+        admins: tuple[str, ...] | frozenset[str] = (),
+        jobs: Jobs | None = None,
+        post: PostFunction | None = None,
+        notice_after: float = NOTICE_AFTER,
+    ) -> None:
+        self.router = router
+        self.poster = poster
+        self.admins = frozenset(admins)
+        self.jobs = jobs or Jobs()
+        self.notice_after = notice_after
+        self._post = post or self._post_digest
+        self._channel_locks: dict[str, threading.Lock] = {}
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def register(self, app: App) -> None:
+        """Attach the listeners to a Bolt app."""
+        app.command(COMMAND)(self.on_command)
+        app.event("app_mention")(self.on_mention)
+
+    # -- listeners (Bolt passes arguments by name; both return at once) ------------------------
+
+    def on_command(self, ack: Ack, body: dict) -> None:
+        """Acknowledge `/digest` at once; the work runs on the bot's own pool."""
+        ack()
+        self.jobs.submit(self.handle_command, dict(body))
+
+    def on_mention(self, event: dict) -> None:
+        """Queue a question (Bolt has already acknowledged the event)."""
+        if event.get("bot_id") or not self._first_time(mention_key(event)):
+            return  # other bots' messages, and Slack's retries of an event we have
+        self.jobs.submit(self.handle_mention, dict(event))
+
+    def _first_time(self, key: tuple[str, str]) -> bool:
+        with self._guard:
+            if key in self._seen:
+                return False
+            self._seen[key] = None
+            while len(self._seen) > SEEN_MENTIONS:
+                self._seen.popitem(last=False)
+            return True
+
+    # -- the work ----------------------------------------------------------------------------
+
+    def handle_command(self, body: Mapping[str, Any]) -> None:
+        """Route a `/digest` payload and deliver the reply (runs after the ack)."""
+        text, context, origin = from_command(body, self.admins)
+        notice = threading.Timer(self.notice_after, self._tell, args=(origin, WORKING))
+        notice.daemon = True
+        notice.start()
+        try:
+            reply = self.router.route(text, context)
+        except Exception:
+            log.exception("/digest failed in %s", origin.channel)
+            self._tell(origin, OOPS)
+            return
+        finally:
+            notice.cancel()
+        self.deliver(reply, origin)
+
+    def handle_mention(self, event: Mapping[str, Any]) -> None:
+        """Answer a mention in the thread it was asked in."""
+        text, context, origin = from_mention(event, self.admins)
+        try:
+            reply = self.router.mention(text, context)
+        except Exception:
+            log.exception("a question in %s failed", origin.channel)
+            self._tell(origin, OOPS)
+            return
+        self.deliver(reply, origin)
+
+    def deliver(self, reply: Reply, origin: Origin) -> None:
+        """Post what the router answered: a digest thread, public messages, or ephemeral ones."""
+        if reply.digest is not None:
+            self._deliver_digest(reply, reply.digest, origin)
+        if reply.messages:
+            rendered = render_messages(reply.messages, self.poster.permalink)
+            if reply.ephemeral:
+                self._ephemeral(origin, rendered)
+            else:
+                self._public(origin, rendered)
+
+    def _deliver_digest(self, reply: Reply, digest: Digest, origin: Origin) -> None:
+        try:
+            outcome = self._post(digest, origin.channel, reply.digest_id, reply.force)
+        except (BotError, DigestError, StorageError) as err:
+            log.warning("posting %s to %s failed: %s", digest.topic, origin.channel, err)
+            self._tell(origin, f"I could not post the {digest.topic} digest here: {err}")
+            return
+        if outcome.already_posted:
+            self._ephemeral(
+                origin,
+                render_messages([_already_posted(digest, origin, outcome)], self.poster.permalink),
+            )
+
+    def _post_digest(
+        self, digest: Digest, channel: str, digest_id: int | None, force: bool
+    ) -> PostOutcome:
+        # One post per channel at a time: two quick `/digest` commands must not both find
+        # the ledger empty and start two threads.
+        with self._guard:
+            lock = self._channel_locks.setdefault(channel, threading.Lock())
+        with lock:
+            return post_digest(
+                digest, channel, self.poster, self.router.ledger, digest_id=digest_id, force=force
+            )
+
+    def _public(self, origin: Origin, messages: list[SlackMessage]) -> None:
+        try:
+            self.poster.post_messages(origin.channel_id, messages, thread_ts=origin.thread_ts)
+        except PlatformError as err:
+            log.warning("answering in %s failed: %s", origin.channel, err)
+            self._tell(origin, f"I could not answer in this channel: {err}")
+
+    def _tell(self, origin: Origin, text: str) -> None:
+        self._ephemeral(origin, render_messages(text_reply(text).messages))
+
+    def _ephemeral(self, origin: Origin, messages: list[SlackMessage]) -> None:
+        try:
+            for message in messages:
+                self.poster.post_ephemeral(
+                    origin.channel_id, origin.user, message, thread_ts=origin.thread_ts
+                )
+            return
+        except PlatformError as err:
+            failure = err
+        # chat.postEphemeral needs the bot in the channel; a command's response_url does not.
+        if origin.response_url and _respond(origin.response_url, messages):
+            return
+        log.warning("could not show %s a message in %s: %s", origin.user, origin.channel, failure)
+
+
+def _already_posted(digest: Digest, origin: Origin, outcome: PostOutcome) -> Message:
+    window = f"{digest.since} to {digest.until}"
+    spans = [Span(f"The {digest.topic} digest for {window} is already in this channel")]
+    if outcome.thread_ref:
+        link = f"post:{origin.channel}:{outcome.thread_ref}"
+        spans += [Span(": "), Span("see its thread", url=link)]
+    spans.append(Span(". Add --force to post it again."))
+    return Message("reply", "", (Block("paragraph", tuple(spans)),))
+
+
+def _respond(response_url: str, messages: list[SlackMessage]) -> bool:
+    """Send ephemeral messages through a slash command's response_url; False on failure."""
+    client = WebhookClient(response_url, timeout=10)
+    try:
+        for message in messages:
+            response = client.send(
+                text=message.text,
+                blocks=list(message.blocks) or None,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            if response.status_code != 200:
+                log.warning("response_url refused a reply: HTTP %s", response.status_code)
+                return False
+    except (SlackClientError, OSError) as err:
+        log.warning("response_url failed: %s", err)
+        return False
+    return True
+
+
+# -- building and running ------------------------------------------------------------------------
+
+
+@dataclass
+class SlackApp:
+    """The Bolt app with digestbot's listeners, and the bot that does the work behind them."""
+
+    bolt: App
+    bot: SlackBot
+    listeners: Jobs
+
+    def dispatch(self, request: BoltRequest) -> BoltResponse:
+        """Handle one request from Slack (HTTP mode, Socket Mode and tests all come here)."""
+        return self.bolt.dispatch(request)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every listener and the work it queued are done (tests, shutdown)."""
+        return self.listeners.wait(timeout) and self.bot.jobs.wait(timeout)
+
+    def close(self) -> None:
+        """Let queued work finish, then stop both pools."""
+        self.listeners.shutdown(wait=True)
+        self.bot.jobs.shutdown(wait=True)
+
+
+def build_app(
+    router: Router,
+    config: Config,
+    client: WebClient | None = None,
+    *,
+    poster: SlackPoster | None = None,
+    jobs: Jobs | None = None,
+    post: PostFunction | None = None,
+    env: Mapping[str, str] | None = None,
+) -> SlackApp:
+    """The Slack app for `digestbot run`: checks the config and the bot token (auth.test),
+    then wires `/digest` and mentions to the router.
+
+    `poster` (or `client`) defaults to one built from the config; `post` replaces the
+    default digest posting (post_digest + the router's ledger, one post per channel at a
+    time), e.g. with the runtime's, so scheduled and commanded posts share their locks.
+    """
+    env = os.environ if env is None else env
+    if env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET"):
+        # Bolt would switch to multi-workspace OAuth and ignore the bot token.
+        raise ConfigError(
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set, which turns the Slack app into a "
+            "multi-workspace OAuth app; digestbot uses one workspace's bot token: unset them"
+        )
+    secret = config.secrets.slack_signing_secret
+    if config.slack.mode == "http" and not secret:
+        raise ConfigError(_missing_signing_secret(config))
+    if poster is None:
+        poster = SlackPoster(client) if client is not None else SlackPoster.from_config(config)
+    try:
+        poster.client.auth_test()  # fail now, in words, rather than on the first command
+    except (SlackClientError, OSError) as err:
+        raise translate(err, "start the bot", None, poster.client.base_url) from err
+    listeners = Jobs(workers=8, name="digestbot-bolt")
+    bolt = App(
+        client=poster.client,
+        signing_secret=secret.reveal(),
+        # Listeners run on `listeners` after dispatch returns the ack; they only hand over.
+        process_before_response=False,
+        listener_executor=listeners,
+        name="digestbot",
+    )
+    bot = SlackBot(router, poster, admins=config.slack.admins, jobs=jobs, post=post)
+    bot.register(bolt)
+    return SlackApp(bolt, bot, listeners)
+
+
+def _missing_signing_secret(config: Config) -> str:
+    return (
+        f"${config.slack.signing_secret_env} is not set: HTTP mode checks every request with "
+        "the Slack app's Signing Secret (Basic Information page); set it, or use "
+        'slack.mode = "socket"'
+    )
+
+
+def connect_socket_mode(app: SlackApp, config: Config) -> SocketModeHandler:
+    """Open the Socket Mode connection (needs the xapp- app-level token) and return the
+    handler, already receiving events; `close()` it to disconnect."""
+    token = config.secrets.slack_app_token
+    if not token or not token.reveal().startswith("xapp-"):
+        state = "is not set" if not token else "is not an app-level token (xapp-...)"
+        raise ConfigError(
+            f"${config.slack.app_token_env} {state}: Socket Mode needs an app-level token with "
+            "the connections:write scope (Basic Information > App-Level Tokens); or set "
+            'slack.mode = "http"'
+        )
+    handler = SocketModeHandler(app.bolt, token.reveal())
+    try:
+        handler.connect()
+    except (SlackClientError, OSError) as err:
+        raise translate(
+            err, "open a Socket Mode connection", None, app.bolt.client.base_url
+        ) from err
+    log.info("connected to Slack in Socket Mode")
+    return handler
+
+
+def run_socket_mode(app: SlackApp, config: Config, stop: threading.Event | None = None) -> None:
+    """Serve Slack over Socket Mode until `stop` is set (or Ctrl-C)."""
+    handler = connect_socket_mode(app, config)
+    try:
+        (stop or threading.Event()).wait()
+    finally:
+        handler.close()
+        app.close()
+
+
+class SlackHTTPServer(ThreadingHTTPServer):
+    """HTTP mode: Slack's signed requests on `path`, one thread each, into Bolt's dispatch
+    (which verifies the signature and answers 401 to anything unsigned or stale)."""
+
+    daemon_threads = True
+
+    def __init__(self, app: SlackApp, address: tuple[str, int], path: str = "/slack/events"):
+        super().__init__(address, _BoltHandler)
+        self.app = app
+        self.path = path
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}{self.path}"
+
+
+class _BoltHandler(BaseHTTPRequestHandler):
+    server: SlackHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path != self.server.path:
+            self._reply(404, "not found")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(413, "request too large")
+            return
+        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        headers = {name.lower(): self.headers.get_all(name) or [] for name in self.headers}
+        response = self.server.app.dispatch(BoltRequest(body=body, query=query, headers=headers))
+        self._reply(response.status, response.body, response.headers)
+
+    def do_GET(self) -> None:
+        if self.path.partition("?")[0] == "/healthz":
+            self._reply(200, "ok")
+        else:
+            self._reply(404, "not found")
+
+    def _reply(self, status: int, body: str, headers: Mapping[str, Any] | None = None) -> None:
+        data = (body or "").encode("utf-8")
+        self.send_response(status)
+        for name, values in (headers or {}).items():
+            if name.lower() == "content-length":
+                continue
+            for value in values if isinstance(values, list | tuple) else [values]:
+                self.send_header(name, str(value))
+        if not headers or "content-type" not in {n.lower() for n in headers}:
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("slack http: " + format, *args)
+
+
+def serve_http(
+    app: SlackApp, config: Config, *, host: str = "0.0.0.0", port: int | None = None
+) -> SlackHTTPServer:
+    """Start HTTP mode in a background thread (port: slack.http_port; 0 picks a free one);
+    `shutdown()` and `server_close()` stop it."""
+    if not config.secrets.slack_signing_secret:
+        raise ConfigError(_missing_signing_secret(config))
+    port = config.slack.http_port if port is None else port
+    try:
+        server = SlackHTTPServer(app, (host, port))
+    except OSError as err:
+        raise PlatformError(
+            f"cannot listen on {host}:{port} for Slack: {err.strerror}; "
+            "free the port or change slack.http_port"
+        ) from err
+    threading.Thread(target=server.serve_forever, name="digestbot-slack-http", daemon=True).start()
+    log.info("serving Slack requests at %s", server.url)
+    return server
+
+
+def run_http(
+    app: SlackApp, config: Config, *, host: str = "0.0.0.0", stop: threading.Event | None = None
+) -> None:
+    """Serve Slack over HTTP until `stop` is set (or Ctrl-C)."""
+    server = serve_http(app, config, host=host)
+    try:
+        (stop or threading.Event()).wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.close()
