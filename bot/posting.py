@@ -124,7 +124,8 @@ def post_digest(
     recorded = ledger.entries(key).get(parent.key)
     thread = recorded.thread_ref if recorded and recorded.thread_ref else None
     if thread is None:
-        thread = poster.open_thread(channel_id, parent_ref, digest.title)
+        title = f"{digest.title}, {digest.since} to {digest.until}"
+        thread = poster.open_thread(channel_id, parent_ref, title)
         ledger.mark(
             key, parent.key, 0, SENT, message_ref=parent_ref, thread_ref=thread, digest_id=digest_id
         )
