@@ -104,7 +104,7 @@ class Digest:
             "topic": self.topic,
             "title": self.title,
             "window": {"since": self.since.isoformat(), "until": self.until.isoformat()},
-            "generated_at": self.generated_at.isoformat(timespec="seconds"),
+            "generated_at": self.generated_at.isoformat(),
             "paper_count": self.paper_count,
             "query": self.query,
             "synthesizer": self.synthesizer,
@@ -205,3 +205,18 @@ def restrict_citations(digest: Digest) -> tuple[Digest, list[str]]:
         sections.append(Section(section.key, section.title, tuple(items)))
     cleaned = replace(digest, gist=clean(digest.gist), sections=tuple(sections))
     return cleaned, list(dict.fromkeys(removed))
+
+
+def with_note(digest: Digest, note: str, heading: str = "Note") -> Digest:
+    """The digest with `note` added to its notes and, as an item, to its Run Metadata, so
+    readers of the channel see what readers of the JSON see (e.g. why the offline engine
+    stood in)."""
+    item = Item(heading, note)
+    sections = list(digest.sections)
+    for index, section in enumerate(sections):
+        if section.key == "metadata":
+            sections[index] = Section(section.key, section.title, (*section.items, item))
+            break
+    else:
+        sections.append(Section("metadata", SECTION_TITLES["metadata"], (item,)))
+    return replace(digest, notes=(*digest.notes, note), sections=tuple(sections))

@@ -81,7 +81,11 @@ def messages(digest: Digest) -> list[Message]:
         )
     out = [Message("parent", digest.title, tuple(parent_blocks))]
     for section in digest.sections:
-        blocks = tuple(_item_block(item, digest) for item in section.items)
+        blocks = tuple(_item_block(item, digest) for item in section.items) or (
+            # A section can end up empty (every item cited papers outside the window): say so
+            # rather than post a bare title.
+            Block("paragraph", (Span("Nothing to report for this window."),)),
+        )
         out.append(Message(section.key, section.title, blocks))
     if digest.papers:
         entries = tuple(
@@ -138,7 +142,8 @@ def to_text(digest: Digest, width: int = 100) -> str:
     """The digest as the channel will see it: the parent, then each threaded message."""
     rendered = [message_text(m, width) for m in messages(digest)]
     parent, *thread = rendered
-    divider = "\n\n" + "-" * 30 + " thread reply " + "-" * 30 + "\n\n"
+    side = max(3, min(30, (width - len(" thread reply ")) // 2))
+    divider = "\n\n" + "-" * side + " thread reply " + "-" * side + "\n\n"
     return parent + "".join(divider + m for m in thread) + "\n"
 
 

@@ -32,6 +32,12 @@ def looks_like_injection(text: str) -> bool:
     return bool(_INJECTION.search(text))
 
 
+def defang(text: str) -> str:
+    """Untrusted text with instruction-like phrases cut out: for titles, which must still be
+    shown (a paper keeps its place in the catalog) but must not carry an instruction."""
+    return " ".join(_INJECTION.sub("[…]", neutralize(text)).split())
+
+
 def neutralize(text: str) -> str:
     """Untrusted text with mentions, links, markup and control characters made harmless."""
     text = _CONTROL.sub("", text)

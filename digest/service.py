@@ -4,13 +4,13 @@ papers, synthesize (falling back to the offline engine), check citations, store.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from digest.arxiv_source import ArxivSource, Progress
 from digest.errors import DigestError
 from digest.ingest import Clock, IngestReport, ensure_window, utc_now
-from digest.model import Digest, restrict_citations
+from digest.model import Digest, restrict_citations, with_note
 from digest.offline.engine import OfflineEngine
 from digest.synthesis import History, SynthesisRequest, Synthesizer
 from digest.topics import Topic, TopicCatalog
@@ -83,7 +83,7 @@ class DigestService:
             topic=topic,
             window=window,
             papers=tuple(papers),
-            generated_at=self.clock(),
+            generated_at=self.clock().replace(microsecond=0),
             history=self.history(topic, window),
             notable_count=self.notable_count,
         )
@@ -111,4 +111,4 @@ class DigestService:
             log.warning("%s failed, using the offline engine: %s", engine.name, err)
             digest = self.offline.synthesize(request)
             note = f"{engine.name} failed ({err}); the offline engine wrote this digest instead"
-            return replace(digest, notes=(*digest.notes, note))
+            return with_note(digest, note, heading="Fallback")

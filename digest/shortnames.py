@@ -69,7 +69,7 @@ _ABBREVIATIONS = (
     (re.compile(r"\bLarge Language Models\b", re.I), "LLMs"),
     (re.compile(r"\bLarge Language Model\b", re.I), "LLM"),
     (re.compile(r"\bVision-Language Models\b", re.I), "VLMs"),
-    (re.compile(r"\bLanguage Models\b", re.I), "LMs"),
+    (re.compile(r"(?<![-\w])Language Models\b", re.I), "LMs"),
 )
 _TOKEN = re.compile(r"[^\s;:!?()\[\]\"“”]+")
 _BREAK = "\x00"  # a comma ends a phrase as a function word does
@@ -163,7 +163,7 @@ def _best_phrase(segment: str, max_words: int) -> tuple[float, str]:
             score = 1.5
         else:
             score = 0.5
-        score -= 0.5 * sum(w.lower() in _GENERIC for w in words) / len(words)
+        score -= 0.8 * sum(w.lower() in _GENERIC for w in words) / len(words)
         score += max(0.0, 0.6 - 0.3 * position)
         if score > best[0]:
             best = (score, " ".join(words))
@@ -192,9 +192,17 @@ def short_name(title: str, max_words: int = MAX_WORDS) -> str:
             score -= 1.0  # "Beyond X: Y" -- Y says what the paper is
         candidates.append((score, index, phrase))
     if candidates:
-        return max(candidates)[2]  # on a tie, the subtitle: it says what the paper does
+        return _fit(max(candidates)[2])  # on a tie, the subtitle: it says what it does
     words = [w for w in _tokens(title) if not _is_stop(w)]
-    return " ".join(words[:max_words]) or _clean(title)[:MAX_CHARS] or "Untitled"
+    return _fit(" ".join(words[:max_words])) or _clean(title)[:MAX_CHARS] or "Untitled"
+
+
+def _fit(phrase: str, limit: int = MAX_CHARS) -> str:
+    """At most `limit` characters: drop words from the front, keeping the head noun."""
+    words = phrase.split()
+    while len(words) > 1 and len(" ".join(words)) > limit:
+        words = words[1:]
+    return " ".join(words)
 
 
 def _surname(paper: Paper) -> str:
@@ -202,29 +210,39 @@ def _surname(paper: Paper) -> str:
 
 
 def short_names(papers: Sequence[Paper]) -> dict[str, str]:
-    """Short names for the papers of one digest, distinct from each other."""
+    """Short names for the papers of one digest, distinct from each other.
+
+    Papers that would share a name are told apart by a word of their own title that the
+    others lack ("Process Reward Models (Code)"), else by first author, else by id.
+    """
     names = {p.id: short_name(p.title) for p in papers}
-    for widen in (MAX_WORDS + 2, None):
-        clashes = _clashes(names)
-        if not clashes:
-            return names
-        for paper in papers:
-            if paper.id not in clashes:
-                continue
-            if widen is not None:
-                names[paper.id] = short_name(paper.title, max_words=widen)
-            else:
-                names[paper.id] = f"{names[paper.id]} ({_surname(paper)})"
-    for paper_id in _clashes(names):  # same title and same first author: the id decides
-        names[paper_id] = f"{names[paper_id]} [{paper_id}]"
+    by_id = {p.id: p for p in papers}
+    for group in _clash_groups(names):
+        titles = {i: {w.lower() for w in _tokens(by_id[i].title)} for i in group}
+        for paper_id in group:
+            others = set().union(*(t for j, t in titles.items() if j != paper_id))
+            taken = {w.lower() for w in names[paper_id].split()}
+            word = next(
+                (
+                    w
+                    for w in _tokens(by_id[paper_id].title)
+                    if not _is_stop(w) and w.lower() not in others and w.lower() not in taken
+                ),
+                None,
+            )
+            tag = f" ({word or _surname(by_id[paper_id])})"
+            names[paper_id] = _fit(names[paper_id], MAX_CHARS - len(tag)) + tag
+    for group in _clash_groups(names):  # same words and first author: the id decides
+        for paper_id in group:
+            names[paper_id] = f"{names[paper_id]} [{paper_id}]"
     return names
 
 
-def _clashes(names: dict[str, str]) -> set[str]:
+def _clash_groups(names: dict[str, str]) -> list[list[str]]:
     seen: dict[str, list[str]] = {}
     for paper_id, name in names.items():
         seen.setdefault(name.lower(), []).append(paper_id)
-    return {i for ids in seen.values() if len(ids) > 1 for i in ids}
+    return [ids for ids in seen.values() if len(ids) > 1]
 
 
 def is_fragment(name: str) -> bool:

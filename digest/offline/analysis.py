@@ -20,6 +20,7 @@ import numpy as np
 
 from digest.offline.text import Sentence, clean_abstract, sentences_of
 from digest.offline.vocabulary import Casing, phrase_analyzer
+from digest.safety import defang
 from storage import Paper
 
 _SEED = 20260527  # fixed, so the same window always gives the same digest
@@ -61,11 +62,13 @@ class WindowAnalysis:
         self.papers = papers
         self.texts = [clean_abstract(p.abstract) for p in papers]
         # The title twice: it is the author's own summary and worth more than one sentence.
+        # Titles are untrusted like abstracts: defanged before they become vocabulary.
+        self.titles = [defang(p.title) for p in papers]
         self.documents = [
-            _without_acronym_definitions(f"{p.title}. {p.title}. {t}")
-            for p, t in zip(papers, self.texts, strict=True)
+            _without_acronym_definitions(f"{title}. {title}. {t}")
+            for title, t in zip(self.titles, self.texts, strict=True)
         ]
-        self.casing = Casing([p.title for p in papers] + self.texts)
+        self.casing = Casing(self.titles + self.texts)
         # Words the window writes in lower case: safe to lower-case at a sentence start.
         self.ordinary = frozenset(
             w for t in self.texts for w in re.findall(r"(?<=\s)[a-z][a-z-]+", t)
@@ -73,6 +76,17 @@ class WindowAnalysis:
 
     def sentences(self, index: int) -> tuple[Sentence, ...]:
         return sentences_of(self.papers[index].abstract)
+
+    @cached_property
+    def focus_texts(self) -> list[str]:
+        """What each paper says it does: its title, contribution and finding sentences. A
+        term in the motivation ("GRPO has been widely used") is not one the paper uses."""
+        return [
+            " ".join(
+                [title, *(s.text for s in self.sentences(i) if s.is_contribution or s.is_finding)]
+            )
+            for i, title in enumerate(self.titles)
+        ]
 
     @cached_property
     def counts(self) -> tuple[Any, np.ndarray]:
@@ -158,9 +172,11 @@ class WindowAnalysis:
         if choices.start == 1 or n < 4:
             return np.zeros(n, dtype=int)
         vectors = self.embedding
+        # Papers with identical text are one point: more clusters than points is no theme.
+        distinct = len(np.unique(np.round(vectors, 6), axis=0))
         best_labels, best_score = None, -2.0
         for k in choices:
-            if k >= n:
+            if k >= min(n, distinct):
                 break
             labels = KMeans(n_clusters=k, n_init=4, random_state=_SEED).fit_predict(vectors)
             if len(set(labels)) < 2:

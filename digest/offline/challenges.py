@@ -7,11 +7,24 @@ import math
 
 from digest.model import Item
 from digest.offline.analysis import WindowAnalysis
-from digest.offline.prose import cite_list, limitation, limitation_sentence, plural
+from digest.offline.prose import (
+    cite_list,
+    limitation,
+    limitation_sentence,
+    plural,
+    verb_for,
+)
 from digest.offline.text import clean_abstract, split_sentences
 from digest.offline.vocabulary import phrase_analyzer
 
 MAX_ITEMS = 5
+# Words that end a phrase without naming anything ("outline open", "major open").
+_NOT_A_HEAD = frozenset(
+    """
+    open major key main remaining future new outline several various many more important
+    critical significant additional potential current existing
+    """.split()
+)
 
 
 def key_phrase(analysis: WindowAnalysis, text: str, avoid: str = "") -> str | None:
@@ -23,13 +36,13 @@ def key_phrase(analysis: WindowAnalysis, text: str, avoid: str = "") -> str | No
     frequency = (counts > 0).sum(axis=0).A1
     n = len(analysis.papers)
     best, best_score = None, 0.0
-    for phrase in set(phrase_analyzer(3)(text)):
+    for phrase in sorted(set(phrase_analyzer(3)(text))):  # sorted: ties break the same way
         i = index.get(phrase)
         if i is None or frequency[i] < 2 or phrase in avoid.lower():
             continue
         words = phrase.count(" ") + 1
-        if words == 1:
-            continue  # a lone word ("missing", "collected") does not name an issue
+        if words == 1 or phrase.rsplit(" ", 1)[-1] in _NOT_A_HEAD:
+            continue  # "missing" or "outline open" does not name an issue
         score = words * math.log(n / frequency[i] + 1)
         if score > best_score:
             best, best_score = phrase, score
@@ -59,6 +72,7 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
     stated.sort(key=lambda s: -s[1])
     per_theme: dict[int, int] = {}
     items: list[Item] = []
+    headings: set[str] = set()
     used: set[int] = set()
     for theme_index, _, index, text, raw in stated:
         if per_theme.get(theme_index, 0) >= 2 or index in used:
@@ -70,6 +84,9 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
             if phrase
             else analysis.label(analysis.themes[theme_index])
         )
+        if heading.lower() in headings:
+            heading = names[paper.id]  # two items on one issue: name them by their paper
+        headings.add(heading.lower())
         related = [
             j
             for _, _, j, _, other in stated
@@ -90,7 +107,8 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
         items.append(
             Item(
                 "Future work the authors name",
-                f"{plural(len(future), 'abstract')} name directions for future work: "
+                f"{plural(len(future), 'abstract')} {verb_for(len(future), 'name')} directions "
+                "for future work: "
                 f"{cite_list([papers[i].id for i in future], limit=8)}.",
                 tuple(papers[i].id for i in future),
             )

@@ -6,6 +6,8 @@ writes about a paper comes from that paper's own abstract or from counts over th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from digest.model import SECTION_TITLES, CatalogEntry, Digest, Item, Section
 from digest.offline.analysis import WindowAnalysis
 from digest.offline.challenges import challenges_section
@@ -14,7 +16,7 @@ from digest.offline.notable import notable_section, rank_notable
 from digest.offline.overview import OFFLINE_ENGINE, gist, metadata_section, overview_items
 from digest.offline.themes import themes_section
 from digest.offline.trends import new_section, rising_terms
-from digest.safety import neutralize
+from digest.safety import defang, neutralize
 from digest.shortnames import short_names
 from digest.synthesis import SynthesisRequest
 from storage import Paper
@@ -22,16 +24,18 @@ from storage import Paper
 
 def catalog(papers: list[Paper] | tuple[Paper, ...]) -> tuple[CatalogEntry, ...]:
     """Every paper of the window with its short name, alphabetical by short name."""
-    names = short_names(list(papers))
+    # Names come from defanged titles: a title is untrusted text like an abstract.
+    safe = [replace(p, title=defang(p.title)) for p in papers]
+    names = short_names(safe)
     entries = [
         CatalogEntry(
             id=p.id,
-            short_name=neutralize(names[p.id]),
-            title=neutralize(p.title),
+            short_name=names[p.id],
+            title=p.title,
             authors=tuple(neutralize(a) for a in p.authors),
             primary_category=p.primary_category,
         )
-        for p in papers
+        for p in safe
     ]
     return tuple(sorted(entries, key=lambda e: (e.short_name.lower(), e.id)))
 
@@ -82,12 +86,12 @@ class OfflineEngine:
             [(family.name, len(members)) for family, members in families],
             picks,
             [f"“{analysis.casing.phrase(p)}”" for p, _, _ in rising],
-            [i.heading.lower() for i in challenges if i.papers and len(i.papers) >= 1][:3],
+            [i.heading for i in challenges if i.papers],
         )
         sections = (
             _section("themes", themes_section(analysis, names)),
-            _section("methods", methods_section(analysis, names)),
-            _section("notable", notable_section(analysis, names, request.notable_count)),
+            _section("methods", methods_section(analysis, names, families)),
+            _section("notable", notable_section(analysis, names, picks)),
             _section("new", new_section(analysis, request.history)),
             _section("challenges", challenges),
             _section("overview", overview),

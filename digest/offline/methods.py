@@ -17,6 +17,7 @@ from digest.offline.prose import (
     plural,
     sentence,
     sentence_mentioning,
+    verb_for,
 )
 
 
@@ -145,13 +146,6 @@ FAMILIES: tuple[Family, ...] = (
 MAX_FAMILIES = 6
 
 
-def focus_text(analysis: WindowAnalysis, index: int) -> str:
-    """What a paper says it does: its title, contribution and finding sentences. A term in
-    the motivation ("GRPO has been widely used") is not a method the paper uses."""
-    own = [s.text for s in analysis.sentences(index) if s.is_contribution or s.is_finding]
-    return " ".join([analysis.papers[index].title, *own])
-
-
 def _singular(term: str) -> str:
     return term[:-1] if len(term) > 3 and term.endswith("s") and not term.endswith("ss") else term
 
@@ -160,8 +154,8 @@ def family_members(analysis: WindowAnalysis, family: Family) -> dict[int, Counte
     """Papers using the family, with the family's terms each uses (singular and plural
     counted as one), from what each paper says it does."""
     found: dict[int, Counter[str]] = {}
-    for index in range(len(analysis.papers)):
-        hits = [m.group(0) for m in family.pattern.finditer(focus_text(analysis, index))]
+    for index, text in enumerate(analysis.focus_texts):
+        hits = [m.group(0) for m in family.pattern.finditer(text)]
         if hits:
             found[index] = Counter(_singular(analysis.casing.phrase(h.lower())) for h in hits)
     return found
@@ -202,7 +196,8 @@ def family_item(
             examples.append((index, clause(statement)))
         if len(examples) == 2:
             break
-    parts = [f"{plural(len(members), 'paper')} {family.does}."]
+    verb, _, rest = family.does.partition(" ")
+    parts = [f"{plural(len(members), 'paper')} {verb_for(len(members), verb)} {rest}."]
     if len(members) > 1:
         parts.append(f"Terms they use: {join(named)}.")
     if examples:
@@ -220,8 +215,12 @@ def family_item(
     return Item(f"{family.name} ({plural(len(members), 'paper')})", " ".join(parts), ids)
 
 
-def methods_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[Item]:
-    families = method_families(analysis)
+def methods_section(
+    analysis: WindowAnalysis,
+    names: dict[str, str],
+    families: list[tuple[Family, dict[int, Counter[str]]]],
+) -> list[Item]:
+    """One item per method family (from `method_families`), or one saying none is shared."""
     if not families and analysis.papers:
         ids = tuple(p.id for p in analysis.papers)
         return [

@@ -67,13 +67,20 @@ def rank_notable(analysis: WindowAnalysis, count: int) -> list[Pick]:
         if len(picks) < count:
             picks.append(by_index[theme.members[0]])
     per_theme = {p.theme: 1 for p in picks}
+    # Two a theme spreads the list over the window; few themes need more to reach `count`.
+    cap = max(2, -(-count // max(1, len(analysis.themes))))
     for _, pick in candidates:
         if len(picks) >= count:
             break
-        if pick in picks or per_theme.get(pick.theme, 0) >= 2:
+        if pick in picks or per_theme.get(pick.theme, 0) >= cap:
             continue
         picks.append(pick)
         per_theme[pick.theme] = per_theme.get(pick.theme, 0) + 1
+    for _, pick in candidates:  # a small window: fill up regardless of themes
+        if len(picks) >= count:
+            break
+        if pick not in picks:
+            picks.append(pick)
     return sorted(picks, key=lambda p: (p.theme, analysis.themes[p.theme].members.index(p.index)))
 
 
@@ -101,5 +108,8 @@ def notable_item(analysis: WindowAnalysis, pick: Pick, names: dict[str, str]) ->
     return Item(cite(paper.id), text, (paper.id,))
 
 
-def notable_section(analysis: WindowAnalysis, names: dict[str, str], count: int) -> list[Item]:
-    return [notable_item(analysis, pick, names) for pick in rank_notable(analysis, count)]
+def notable_section(
+    analysis: WindowAnalysis, names: dict[str, str], picks: list[Pick]
+) -> list[Item]:
+    """One item per pick of `rank_notable`, in its order."""
+    return [notable_item(analysis, pick, names) for pick in picks]

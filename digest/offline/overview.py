@@ -5,7 +5,7 @@ from __future__ import annotations
 from digest.model import SECTION_TITLES, Item, Section, cite
 from digest.offline.analysis import WindowAnalysis
 from digest.offline.notable import Pick
-from digest.offline.prose import join, plural
+from digest.offline.prose import inline, join, plural
 from digest.synthesis import SynthesisRequest
 
 OFFLINE_ENGINE = (
@@ -39,16 +39,15 @@ def overview_items(
         )
     ]
     if families:
-        named = [f"{name.lower()} ({count})" for name, count in families[:3]]
+        named = [f"{inline(name)} ({count})" for name, count in families[:3]]
         parts.append(f"By method, the largest families are {join(named)}.")
     if rising:
         parts.append(f"Against earlier weeks, {join(rising)} became more common.")
     elif request.history.is_empty:
         parts.append("This is the first digest of the topic, so nothing is compared yet.")
     if challenges:
-        parts.append(
-            f"The limitations the papers state most clearly concern {join(challenges[:3])}."
-        )
+        topics = list(dict.fromkeys(inline(c) for c in challenges))[:3]
+        parts.append(f"The limitations the papers state most clearly concern {join(topics)}.")
     items = [Item("Overview", " ".join(parts), ())]
     if picks:
         ordered = [papers[p.index].id for p in picks]

@@ -21,6 +21,26 @@ def sentence(text: str) -> str:
     return text if text.endswith(("…", ".", "?", "!")) else text + "."
 
 
+def verb_for(count: int, verb: str) -> str:
+    """A verb agreeing with a count: 'learn' for many, 'learns' for one."""
+    if count != 1:
+        return verb
+    if verb.endswith(("s", "sh", "ch", "x", "z")):
+        return verb + "es"
+    if verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def inline(text: str) -> str:
+    """A heading for use inside a sentence: the first letter lowered unless the first word
+    is an acronym or a name ("GRPO and ...", "LoRA ..." stay as they are)."""
+    first = text.split(" ", 1)[0]
+    if first[:1].isupper() and first[1:] == first[1:].lower():
+        return text[:1].lower() + text[1:]
+    return text
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
@@ -49,7 +69,7 @@ def summary(analysis: WindowAnalysis, index: int, name: str, max_words: int = 32
         text = about(paper.id, sentence.text, name, max_words, analysis.ordinary)
         if text:
             return text
-    return f"{cite(paper.id)} is titled “{paper.title}”."
+    return f"{cite(paper.id)} is titled “{analysis.titles[index]}”."
 
 
 def limitation_sentence(analysis: WindowAnalysis, index: int) -> str | None:

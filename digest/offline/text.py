@@ -107,6 +107,21 @@ _VERB_3RD = {
     "uncover": "uncovers",
     "confirm": "confirms",
     "report": "reports",
+    "catalogue": "catalogues",
+    "catalog": "catalogs",
+    "compare": "compares",
+    "quantify": "quantifies",
+    "characterize": "characterizes",
+    "characterise": "characterises",
+    "measure": "measures",
+    "discuss": "discusses",
+    "outline": "outlines",
+    "highlight": "highlights",
+    "assess": "assesses",
+    "test": "tests",
+    "derive": "derives",
+    "formalize": "formalizes",
+    "formalise": "formalises",
 }
 
 
@@ -120,7 +135,13 @@ def clean_abstract(text: str) -> str:
     text = _LATEX_COMMAND.sub("", text).replace("{", "").replace("}", "")
     text = re.sub(r"\(\s*[,;]?\s*\)", "", neutralize(text))  # "()" left by removed markup
     text = re.sub(r"\s+([,.;:])", r"\1", text)
-    sentences = [s for s in split_sentences(text) if not _AVAILABILITY.search(s)]
+    # Sentences that read as instructions to a model are data we never repeat, not even as
+    # vocabulary: they would otherwise surface as theme phrases ("system prompt").
+    sentences = [
+        s
+        for s in split_sentences(text)
+        if not _AVAILABILITY.search(s) and not looks_like_injection(s)
+    ]
     return " ".join(sentences)
 
 
@@ -196,29 +217,13 @@ def _shorten(text: str, max_words: int) -> str:
 
 
 # Base-form verbs that, after "and", continue the authors' own action ("we X and study Y").
-_COORDINATED = (
-    "propose",
-    "introduce",
-    "present",
-    "develop",
-    "design",
-    "study",
-    "investigate",
-    "examine",
-    "analyze",
-    "analyse",
-    "evaluate",
-    "show",
-    "find",
-    "demonstrate",
-    "reveal",
-    "release",
-    "construct",
-    "build",
-    "identify",
-    "explore",
-    "provide",
-    "establish",
+_COORDINATED = tuple(
+    """
+    propose introduce present develop design study investigate examine analyze analyse
+    evaluate show find demonstrate reveal release construct build identify explore provide
+    establish catalogue catalog compare quantify characterize characterise measure discuss
+    outline highlight assess test train curate derive formalize formalise
+    """.split()
 )
 _DISCOURSE = re.compile(
     r"^(?:notably|moreover|furthermore|additionally|finally|overall|in addition|specifically|"
@@ -310,7 +315,9 @@ def _is_ordinary_word(word: str, sentence: str) -> bool:
     bare = word.strip(",;:")
     if not (bare[:1].isupper() and bare[1:].islower()):
         return False
-    if bare.lower() in _COMMON_OPENERS:
+    # Common openers, and words shaped like verbs or adverbs ("Detecting", "Notably"),
+    # are not names.
+    if bare.lower() in _COMMON_OPENERS or bare.endswith(("ing", "ly", "ed")):
         return True
     return re.search(rf"(?<!^)\b{re.escape(bare.lower())}\b", sentence[len(word) :]) is not None
 

@@ -1,0 +1,219 @@
+"""DigestService.build end to end: the loopback arXiv, a real SQLite corpus, the offline engine."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+
+from digest.arxiv_source import ArxivSettings, ArxivSource
+from digest.errors import DigestError, UnknownTopic
+from digest.model import Digest, Item, Section, cite
+from digest.render import to_text
+from digest.service import DigestService, SynthesisFailed
+from digest.synthesis import SynthesisRequest
+from digest.topics import TopicCatalog
+from digest.windows import Window
+from storage import Corpus
+from tests.digest.test_offline_engine import WEEK_A, WEEK_B, load_week, week_entries
+from tests.fakes.arxiv_server import FakeArxiv
+
+WINDOW_A, PAPERS_A = load_week(WEEK_A)
+WINDOW_B, PAPERS_B = load_week(WEEK_B)
+AFTER_BOTH_SETTLED = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
+
+
+def at(moment: datetime) -> Callable[[], datetime]:
+    """A clock stopped at `moment`."""
+    return lambda: moment
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeArxiv]:
+    """The loopback arXiv holding both invented weeks."""
+    with FakeArxiv() as served:
+        served.add_entries(week_entries(WEEK_A), week_entries(WEEK_B))
+        yield served
+
+
+def make_service(corpus: Corpus, fake: FakeArxiv | None, **kwargs) -> DigestService:
+    source = None
+    if fake is not None:
+        source = ArxivSource(
+            ArxivSettings(api_url=fake.url, delay_seconds=0, backoff_seconds=0.01),
+            sleep=lambda _: None,
+        )
+    return DigestService(
+        corpus=corpus,
+        topics=TopicCatalog.with_builtins(),
+        source=source,
+        clock=at(AFTER_BOTH_SETTLED),
+        **kwargs,
+    )
+
+
+class TestBuild:
+    def test_fetches_synthesizes_and_stores(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """build() fetches the window, digests exactly its papers and stores the JSON."""
+        service = make_service(corpus, fake)
+
+        digest = service.build("post-train", WINDOW_A)
+
+        assert {e.id for e in digest.papers} == {p.id for p in PAPERS_A}
+        assert digest.generated_at == AFTER_BOTH_SETTLED
+        assert len(fake.requests) == 1
+        stored = corpus.digests("post-train")
+        assert [(s.since, s.until, s.engine) for s in stored] == [
+            (WINDOW_A.since, WINDOW_A.until, "offline")
+        ]
+        assert stored[0].body == digest.to_json()
+        assert Digest.from_json(stored[0].body) == digest
+
+    def test_next_window_compares_with_the_stored_digest(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """The second week's History holds the first digest; "What Is New" refers to it."""
+        service = make_service(corpus, fake)
+        first = service.build("post-train", WINDOW_A)
+
+        history = service.history(service.topics.get("post-train"), WINDOW_B)
+        second = service.build("post-train", WINDOW_B)
+
+        assert history.digests == (first,)
+        assert {p.id for p in history.earlier_papers} == {p.id for p in PAPERS_A}
+        new = second.section("new").items
+        assert new[0].heading == "Against the digest of 2026-06-08 to 2026-06-14"
+        assert "The previous digest covered 2026-06-08 to 2026-06-14" in new[0].text
+        assert [s.since for s in corpus.digests("post-train")] == [WINDOW_B.since, WINDOW_A.since]
+
+    def test_first_digest_has_empty_history(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """Nothing stored before the window: History is empty and the digest says first."""
+        service = make_service(corpus, fake)
+
+        assert service.history(service.topics.get("post-train"), WINDOW_A).is_empty
+        digest = service.build("post-train", WINDOW_A)
+
+        assert digest.section("new").items[0].heading == "First digest for this topic"
+
+    def test_no_fetch_asks_arxiv_nothing(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """build(fetch=False) uses only the corpus: no request to the API at all."""
+        service = make_service(corpus, fake)
+        service.build("post-train", WINDOW_A)
+        asked = len(fake.requests)
+
+        again = service.build("post-train", WINDOW_A, fetch=False)
+        empty = service.build("post-train", WINDOW_B, fetch=False)
+
+        assert len(fake.requests) == asked == 1
+        assert service.source.requests_made == 1
+        assert again.paper_count == 6
+        assert empty.paper_count == 0 and "No new papers" in empty.gist
+
+    def test_settled_window_is_served_from_the_corpus(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """A second build of a settled window does not ask arXiv again."""
+        service = make_service(corpus, fake)
+        service.build("post-train", WINDOW_A)
+
+        service.build("post-train", WINDOW_A)
+
+        assert len(fake.requests) == 1
+
+    def test_empty_week_is_stored_too(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """A window with no papers gives a stored short digest, not an error."""
+        service = make_service(corpus, fake)
+
+        digest = service.build("post-train", Window(date(2026, 6, 1), date(2026, 6, 7)))
+
+        assert digest.paper_count == 0 and digest.papers == ()
+        assert [s.key for s in digest.sections] == ["metadata"]
+        assert len(corpus.digests("post-train")) == 1
+
+    def test_without_a_source_fetching_is_an_error(self, corpus: Corpus) -> None:
+        """No arXiv source configured: build() refuses to fetch, build(fetch=False) works."""
+        service = make_service(corpus, None)
+
+        with pytest.raises(DigestError, match="no arXiv source"):
+            service.build("post-train", WINDOW_A)
+        assert service.build("post-train", WINDOW_A, fetch=False).paper_count == 0
+
+    def test_unknown_topic(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """An unknown topic raises UnknownTopic naming the known ones, and asks nothing."""
+        service = make_service(corpus, fake)
+
+        with pytest.raises(UnknownTopic, match="post-train"):
+            service.build("no-such-topic", WINDOW_A)
+        assert fake.requests == []
+
+
+class CitingOutsider:
+    """An engine that cites a paper outside the window (as a model might hallucinate one)."""
+
+    name = "outsider-engine"
+
+    def synthesize(self, request: SynthesisRequest) -> Digest:
+        from digest.offline.engine import OfflineEngine
+
+        digest = OfflineEngine().synthesize(request)
+        invented = Item("Invented", f"{cite('2601.00001')} is not in this window.", ("2601.00001",))
+        themes = digest.section("themes")
+        extra = Section(themes.key, themes.title, (*themes.items, invented))
+        sections = tuple(extra if s.key == "themes" else s for s in digest.sections)
+        return replace(
+            digest,
+            synthesizer=self.name,
+            sections=sections,
+            gist=f"{digest.gist} Also {cite('2601.00002')}.",
+        )
+
+
+class Failing:
+    """An engine that always fails the way a broken API answer does."""
+
+    name = "failing-engine"
+
+    def synthesize(self, request: SynthesisRequest) -> Digest:
+        raise SynthesisFailed("the answer was not valid JSON")
+
+
+class TestEngines:
+    def test_citations_outside_the_window_are_removed_before_storing(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """An engine's citations of papers outside the window never reach the stored digest."""
+        service = make_service(corpus, fake, synthesizer=CitingOutsider())
+
+        digest = service.build("post-train", WINDOW_A)
+
+        window_ids = {p.id for p in PAPERS_A}
+        assert set(digest.all_citations()) <= window_ids
+        assert "Invented" not in [i.heading for i in digest.section("themes").items]
+        assert "2601.0000" not in str(corpus.digests("post-train")[0].body)
+        assert digest.synthesizer == "outsider-engine"
+
+    def test_failed_engine_falls_back_to_offline_with_a_note(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """A failing engine is replaced by the offline engine, and the digest says why."""
+        service = make_service(corpus, fake, synthesizer=Failing())
+
+        digest = service.build("post-train", WINDOW_A)
+
+        assert digest.synthesizer == "offline"
+        assert len(digest.notes) == 1
+        assert "failing-engine failed" in digest.notes[0]
+        assert "not valid JSON" in digest.notes[0]
+        assert corpus.digests("post-train")[0].body["notes"] == list(digest.notes)
+
+    def test_fallback_note_is_visible_in_the_channel(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """The reason for the fallback shows in the rendered digest, not only in the JSON."""
+        service = make_service(corpus, fake, synthesizer=Failing())
+
+        digest = service.build("post-train", WINDOW_A)
+
+        text = re.sub(r"\s+", " ", to_text(digest))
+        assert "failing-engine failed (the answer was not valid JSON)" in text
