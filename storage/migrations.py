@@ -128,12 +128,80 @@ def _subscriptions(db: sqlite_utils.Database) -> None:
     )
 
 
+def _fulltext_chunks(db: sqlite_utils.Database) -> None:
+    # A paper's full text (arXiv HTML, or its PDF), fetched on demand for questions: one row
+    # per fetch attempt (a failure is remembered too, so a paper without HTML is not fetched
+    # again on every question), and the text in section-labelled chunks.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS fulltext_docs (
+            paper_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,           -- "ok" or "unavailable"
+            source TEXT NOT NULL,           -- "html", "pdf", or "" when unavailable
+            url TEXT NOT NULL,
+            detail TEXT NOT NULL,           -- why it is unavailable; "" when ok
+            chars INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL        -- UTC, ISO 8601 with Z
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS fulltext_chunks (
+            id INTEGER PRIMARY KEY,
+            paper_id TEXT NOT NULL REFERENCES fulltext_docs(paper_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,      -- order in the paper
+            section TEXT NOT NULL,          -- "3.2 Reward Model", "Abstract", "page 4"
+            text TEXT NOT NULL,
+            UNIQUE (paper_id, position)
+        )
+        """
+    )
+    # Written by hand rather than with enable_fts (which commits on its own) so that every
+    # statement is IF NOT EXISTS and a half-applied run can simply be repeated. Porter
+    # stemming, as for the papers; triggers keep the index current on every write.
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE IF NOT EXISTS fulltext_chunks_fts USING fts5(
+            section, text, content='fulltext_chunks', content_rowid='id', tokenize='porter'
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER IF NOT EXISTS fulltext_chunks_ai AFTER INSERT ON fulltext_chunks BEGIN
+            INSERT INTO fulltext_chunks_fts (rowid, section, text)
+            VALUES (new.id, new.section, new.text);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER IF NOT EXISTS fulltext_chunks_ad AFTER DELETE ON fulltext_chunks BEGIN
+            INSERT INTO fulltext_chunks_fts (fulltext_chunks_fts, rowid, section, text)
+            VALUES ('delete', old.id, old.section, old.text);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER IF NOT EXISTS fulltext_chunks_au AFTER UPDATE ON fulltext_chunks BEGIN
+            INSERT INTO fulltext_chunks_fts (fulltext_chunks_fts, rowid, section, text)
+            VALUES ('delete', old.id, old.section, old.text);
+            INSERT INTO fulltext_chunks_fts (rowid, section, text)
+            VALUES (new.id, new.section, new.text);
+        END
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_papers_and_fts", _papers),
     ("0002_topic_papers_and_fetches", _topic_fetches),
     ("0003_digests", _digests),
     ("0004_post_ledger", _post_ledger),
     ("0005_subscriptions", _subscriptions),
+    ("0006_fulltext_chunks", _fulltext_chunks),
 ]
 
 
