@@ -25,7 +25,8 @@ from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
 from digest.model import Digest
 from digest.offline.engine import OfflineEngine
-from digest.render import to_markdown, to_text
+from digest.qa import AnswerWriter, FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
+from digest.render import message_text, to_markdown, to_text
 from digest.service import DigestService
 from digest.synthesis import Synthesizer
 from digest.windows import parse_day, resolve_window
@@ -67,13 +68,35 @@ def digest_service(config: Config, corpus: Corpus) -> DigestService:
 
 
 def choose_synthesizer(config: Config) -> Synthesizer:
-    """The offline engine; the Claude engine when configured and a key is set."""
-    if config.digest.engine == "claude" and not config.secrets.anthropic_api_key:
+    """The Claude engine when digest.engine is "claude", or "auto" with an API key set;
+    otherwise the offline engine (which also stands in whenever Claude fails)."""
+    key = config.secrets.anthropic_api_key
+    if config.digest.engine == "claude" and not key:
         raise ConfigError(
             f'digest.engine is "claude" but ${config.anthropic.api_key_env} is not set; '
             'set it, or write engine = "auto"'
         )
-    return OfflineEngine()
+    if config.digest.engine == "offline" or not key:
+        return OfflineEngine()
+    # Imported here: the anthropic SDK is only loaded when it will be used.
+    from digest.claude.engine import ClaudeEngine, ClaudeSettings
+    from digest.llm import LLMSettings
+
+    a = config.anthropic
+    return ClaudeEngine.from_settings(
+        LLMSettings(
+            api_key=key.reveal(),
+            base_url=a.base_url or None,  # None: the SDK reads ANTHROPIC_BASE_URL
+            timeout_seconds=a.timeout_seconds,
+            max_retries=a.max_retries,
+        ),
+        ClaudeSettings(
+            model=a.model,
+            map_model=a.map_model,
+            max_input_tokens=a.max_input_tokens,
+            max_output_tokens=a.max_output_tokens,
+        ),
+    )
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -189,6 +212,93 @@ def _terminal_width(out: TextIO) -> int:
     return 100
 
 
+def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    """Answer a question from the corpus: by arXiv id (fetched from arXiv if the corpus
+    lacks it), by a paper's name or title, or by topic words."""
+    question = " ".join(args.question).strip()
+    if not question:
+        raise UsageError('ask what? e.g. digestbot ask "which papers are about reward hacking?"')
+    topic = config.topics.get(args.topic).name if args.topic else None
+    writer = _answer_writer(config)
+    with corpus_for(config) as corpus:
+        fulltext = None if args.no_fulltext else FullTextFetcher(corpus)
+        try:
+            qa = QuestionAnswerer(
+                corpus, source=_question_source(config), fulltext=fulltext, writer=writer
+            )
+            answer = qa.answer(question, topic=topic)
+        finally:
+            if fulltext is not None:
+                fulltext.close()
+    if args.format == "json":
+        json.dump(answer_json(answer), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        for message in answer_messages(answer):
+            out.write(message_text(message, width=_terminal_width(out)) + "\n")
+    return 0
+
+
+def _question_source(config: Config) -> ArxivSource:
+    """arXiv for the ids a question names that the corpus lacks: someone is waiting for
+    the answer, so one retry after a short pause rather than the weekly fetch's patience."""
+    a = config.arxiv
+    return ArxivSource(
+        ArxivSettings(
+            api_url=a.api_url,
+            delay_seconds=a.delay_seconds,
+            page_size=a.page_size,
+            retries=min(a.retries, 1),
+            backoff_seconds=min(a.backoff_seconds, 2.0),
+            timeout_seconds=min(a.timeout_seconds, 20.0),
+        )
+    )
+
+
+def _answer_writer(config: Config) -> AnswerWriter | None:
+    """Claude answers when the engine allows it and a key is set; else extractive ones."""
+    engine, key = config.digest.engine, config.secrets.anthropic_api_key
+    if engine == "offline" or (engine == "auto" and not key):
+        return None
+    if not key:
+        raise ConfigError(
+            f'digest.engine is "claude" but ${config.anthropic.api_key_env} is not set; '
+            'set it, or write engine = "auto"'
+        )
+    # Imported only when used: the Anthropic SDK is slow to import.
+    from digest.llm import LLMClient, LLMSettings
+    from digest.qa.claude import ClaudeAnswerer, ClaudeAnswerSettings
+
+    a = config.anthropic
+    client = LLMClient(
+        LLMSettings(
+            api_key=key.reveal(),
+            base_url=a.base_url or None,
+            timeout_seconds=a.timeout_seconds,
+            max_retries=a.max_retries,
+        )
+    )
+    return ClaudeAnswerer(client, ClaudeAnswerSettings(model=a.model))
+
+
+def cmd_run(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    from bot.run import serve_forever  # the adapters are loaded only for `run`
+
+    return serve_forever(config)
+
+
+def cmd_health(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    from bot.heartbeat import is_fresh
+    from bot.run import heartbeat_path
+
+    path = heartbeat_path(config)
+    if is_fresh(path):
+        print(f"healthy: heartbeat {path} is fresh", file=out)
+        return 0
+    print(f"unhealthy: heartbeat {path} is missing or stale", file=out)
+    return 1
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 
@@ -244,11 +354,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-fetch", action="store_true", help="use only what the corpus holds; do not ask arXiv"
     )
     digest.add_argument(
+        "--post",
+        metavar="slack:CHANNEL|discord:CHANNEL_ID",
+        help="post the digest to a channel as a parent message and its thread",
+    )
+    digest.add_argument(
         "--force",
         action="store_true",
-        help="fetch the window from arXiv again even if it is complete",
+        help="fetch the window again even if it is complete; with --post, post it again",
     )
     digest.set_defaults(handler=cmd_digest)
+
+    ask = sub.add_parser("ask", help="answer a question about papers from the corpus")
+    ask.add_argument("question", nargs="+", help='e.g. "what does GRAIL do?" or 2606.04889')
+    ask.add_argument("--topic", metavar="TOPIC", help="look only among this topic's papers")
+    ask.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help='text (default), or json: {"answer": ..., "papers": [cited arXiv ids]}',
+    )
+    ask.add_argument(
+        "--no-fulltext",
+        action="store_true",
+        help="answer from abstracts only; do not fetch a paper's full text from arXiv",
+    )
+    ask.set_defaults(handler=cmd_ask)
+
+    run = sub.add_parser("run", help="run the bot: Slack and/or Discord, scheduler, commands")
+    run.set_defaults(handler=cmd_run)
+    health = sub.add_parser("health", help="exit 0 if a running bot's heartbeat is fresh")
+    health.set_defaults(handler=cmd_health)
     return parser
 
 

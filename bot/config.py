@@ -91,6 +91,7 @@ class SlackConfig:
     api_url: str = "https://slack.com/api/"
     mode: str = "socket"  # socket | http
     http_port: int = 3000
+    post_interval_seconds: float = 1.0  # Slack allows about one message a second a channel
     admins: tuple[str, ...] = ()
 
 
@@ -278,6 +279,8 @@ def _check_slack(cfg: SlackConfig) -> None:
         raise ConfigError(f'config: slack.mode = "{cfg.mode}"; write "socket" or "http"')
     if not 1 <= cfg.http_port <= 65535:
         raise ConfigError("config: slack.http_port must be a port number, e.g. 3000")
+    if cfg.post_interval_seconds < 0:
+        raise ConfigError("config: slack.post_interval_seconds cannot be negative; write 1.0")
 
 
 def _check_anthropic(cfg: AnthropicConfig) -> None:

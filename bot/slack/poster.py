@@ -109,7 +109,7 @@ class SlackPoster:
                 "OAuth Token (xoxb-...), from its OAuth & Permissions page, to post to Slack"
             )
         client = make_client(token.reveal(), config.slack.api_url, sleep=sleep)
-        return cls(client, sleep=sleep, clock=clock)
+        return cls(client, interval=config.slack.post_interval_seconds, sleep=sleep, clock=clock)
 
     def close(self) -> None:
         """Nothing to release: the SDK opens a connection per call."""

@@ -78,6 +78,10 @@ class WindowAnalysis:
         return sentences_of(self.papers[index].abstract)
 
     @cached_property
+    def focus_texts_lower(self) -> list[str]:
+        return [text.lower() for text in self.focus_texts]
+
+    @cached_property
     def focus_texts(self) -> list[str]:
         """What each paper says it does: its title, contribution and finding sentences. A
         term in the motivation ("GRPO has been widely used") is not one the paper uses."""
@@ -133,8 +137,11 @@ class WindowAnalysis:
         if matrix is None or n < 3 or len(vocabulary) < 3:
             dense = matrix.toarray() if matrix is not None else np.zeros((n, 1), np.float32)
             return normalize(dense) if n else dense
-        components = max(2, min(100, n - 1, len(vocabulary) - 1))
-        svd = TruncatedSVD(n_components=components, random_state=_SEED)
+        # Large windows: fewer components and power iterations. Themes of thousands of papers
+        # are broad anyway, and this is the slowest step there.
+        large = n > 500
+        components = max(2, min(64 if large else 100, n - 1, len(vocabulary) - 1))
+        svd = TruncatedSVD(n_components=components, n_iter=3 if large else 5, random_state=_SEED)
         return normalize(svd.fit_transform(matrix))
 
     @cached_property
@@ -178,7 +185,10 @@ class WindowAnalysis:
         for k in choices:
             if k >= min(n, distinct):
                 break
-            labels = KMeans(n_clusters=k, n_init=4, random_state=_SEED).fit_predict(vectors)
+            restarts = 4 if n <= 500 else 2  # each restart costs a full k-means on big windows
+            labels = KMeans(n_clusters=k, n_init=restarts, random_state=_SEED).fit_predict(
+                vectors
+            )
             if len(set(labels)) < 2:
                 continue
             sample = min(n, 1500)

@@ -125,6 +125,7 @@ _VERB_3RD = {
 }
 
 
+@lru_cache(maxsize=16384)  # every section reads the same abstracts; clean each once
 def clean_abstract(text: str) -> str:
     """An abstract without URLs, LaTeX commands, citations or code-availability boilerplate."""
     text = _CITE.sub("", text)

@@ -54,7 +54,7 @@ class TestPosting:
         assert [m["content"] for m in parent] == parts[:1]
         thread = fake.threads(CHANNEL_ID)[0]
         assert thread["id"] == parent[0]["id"]  # started from the parent message
-        assert thread["name"] == digest.title
+        assert thread["name"] == f"{digest.title}, {digest.since} to {digest.until}"
         assert thread["thread_metadata"]["auto_archive_duration"] == 10080
         assert outcome.thread_ref == thread["id"]
         assert [m["content"] for m in fake.messages(int(thread["id"]))] == parts[1:]
