@@ -20,83 +20,25 @@ from bot.errors import BotError, ConfigError, PlatformError, UsageError
 from bot.logs import setup_logging
 from bot.posting import split_channel
 from bot.progress import fetch_progress
-from digest.arxiv_source import ArxivSettings, ArxivSource
+from bot.wiring import (
+    answer_writer,
+    arxiv_source,
+    corpus_for,
+    digest_service,
+    question_source,
+)
 from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
 from digest.model import Digest
-from digest.offline.engine import OfflineEngine
-from digest.qa import AnswerWriter, FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
+from digest.qa import FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
 from digest.render import message_text, to_markdown, to_text
-from digest.service import DigestService
-from digest.synthesis import Synthesizer
 from digest.windows import parse_day, resolve_window
-from storage import Corpus, StorageError, open_corpus
+from storage import Corpus, StorageError
 from storage.corpus import StoredDigest
 from storage.ledger import LedgerKey, PostLedger
 
 EXIT_USAGE = 2  # the command or its input is wrong: fix it and run again
 EXIT_FAILURE = 1  # something outside failed (arXiv, the database): try again later
-
-
-def arxiv_source(config: Config) -> ArxivSource:
-    a = config.arxiv
-    return ArxivSource(
-        ArxivSettings(
-            api_url=a.api_url,
-            delay_seconds=a.delay_seconds,
-            page_size=a.page_size,
-            retries=a.retries,
-            backoff_seconds=a.backoff_seconds,
-            timeout_seconds=a.timeout_seconds,
-        )
-    )
-
-
-def corpus_for(config: Config) -> Corpus:
-    return open_corpus(config.database.resolved_path())
-
-
-def digest_service(config: Config, corpus: Corpus) -> DigestService:
-    """The digest service as this config wires it (engine, arXiv source, topics)."""
-    return DigestService(
-        corpus=corpus,
-        topics=config.topics,
-        source=arxiv_source(config),
-        synthesizer=choose_synthesizer(config),
-        notable_count=config.digest.notable_papers,
-    )
-
-
-def choose_synthesizer(config: Config) -> Synthesizer:
-    """The Claude engine when digest.engine is "claude", or "auto" with an API key set;
-    otherwise the offline engine (which also stands in whenever Claude fails)."""
-    key = config.secrets.anthropic_api_key
-    if config.digest.engine == "claude" and not key:
-        raise ConfigError(
-            f'digest.engine is "claude" but ${config.anthropic.api_key_env} is not set; '
-            'set it, or write engine = "auto"'
-        )
-    if config.digest.engine == "offline" or not key:
-        return OfflineEngine()
-    # Imported here: the anthropic SDK is only loaded when it will be used.
-    from digest.claude.engine import ClaudeEngine, ClaudeSettings
-    from digest.llm import LLMSettings
-
-    a = config.anthropic
-    return ClaudeEngine.from_settings(
-        LLMSettings(
-            api_key=key.reveal(),
-            base_url=a.base_url or None,  # None: the SDK reads ANTHROPIC_BASE_URL
-            timeout_seconds=a.timeout_seconds,
-            max_retries=a.max_retries,
-        ),
-        ClaudeSettings(
-            model=a.model,
-            map_model=a.map_model,
-            max_input_tokens=a.max_input_tokens,
-            max_output_tokens=a.max_output_tokens,
-        ),
-    )
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -219,12 +161,12 @@ def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     if not question:
         raise UsageError('ask what? e.g. digestbot ask "which papers are about reward hacking?"')
     topic = config.topics.get(args.topic).name if args.topic else None
-    writer = _answer_writer(config)
+    writer = answer_writer(config)
     with corpus_for(config) as corpus:
         fulltext = None if args.no_fulltext else FullTextFetcher(corpus)
         try:
             qa = QuestionAnswerer(
-                corpus, source=_question_source(config), fulltext=fulltext, writer=writer
+                corpus, source=question_source(config), fulltext=fulltext, writer=writer
             )
             answer = qa.answer(question, topic=topic)
         finally:
@@ -237,48 +179,6 @@ def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
         for message in answer_messages(answer):
             out.write(message_text(message, width=_terminal_width(out)) + "\n")
     return 0
-
-
-def _question_source(config: Config) -> ArxivSource:
-    """arXiv for the ids a question names that the corpus lacks: someone is waiting for
-    the answer, so one retry after a short pause rather than the weekly fetch's patience."""
-    a = config.arxiv
-    return ArxivSource(
-        ArxivSettings(
-            api_url=a.api_url,
-            delay_seconds=a.delay_seconds,
-            page_size=a.page_size,
-            retries=min(a.retries, 1),
-            backoff_seconds=min(a.backoff_seconds, 2.0),
-            timeout_seconds=min(a.timeout_seconds, 20.0),
-        )
-    )
-
-
-def _answer_writer(config: Config) -> AnswerWriter | None:
-    """Claude answers when the engine allows it and a key is set; else extractive ones."""
-    engine, key = config.digest.engine, config.secrets.anthropic_api_key
-    if engine == "offline" or (engine == "auto" and not key):
-        return None
-    if not key:
-        raise ConfigError(
-            f'digest.engine is "claude" but ${config.anthropic.api_key_env} is not set; '
-            'set it, or write engine = "auto"'
-        )
-    # Imported only when used: the Anthropic SDK is slow to import.
-    from digest.llm import LLMClient, LLMSettings
-    from digest.qa.claude import ClaudeAnswerer, ClaudeAnswerSettings
-
-    a = config.anthropic
-    client = LLMClient(
-        LLMSettings(
-            api_key=key.reveal(),
-            base_url=a.base_url or None,
-            timeout_seconds=a.timeout_seconds,
-            max_retries=a.max_retries,
-        )
-    )
-    return ClaudeAnswerer(client, ClaudeAnswerSettings(model=a.model))
 
 
 def cmd_run(args: argparse.Namespace, config: Config, out: TextIO) -> int:

@@ -75,8 +75,7 @@ def all_subscriptions(config: Config, store: SubscriptionStore) -> list[Subscrip
 def start(config: Config) -> Running:
     """Start everything the config and environment ask for; raise ConfigError when there is
     nothing to run (no platform token)."""
-    # Wiring shared with the CLI.
-    from bot.cli import _answer_writer, _question_source, corpus_for, digest_service
+    from bot.wiring import answer_writer, corpus_for, digest_service, question_source
     from digest.qa import FullTextFetcher, QuestionAnswerer
 
     secrets = config.secrets
@@ -91,7 +90,7 @@ def start(config: Config) -> Running:
     fulltext = FullTextFetcher(corpus)
     # Someone waits for an answer: its arXiv lookups retry briefly, unlike the weekly fetch.
     answerer = QuestionAnswerer(
-        corpus, source=_question_source(config), fulltext=fulltext, writer=_answer_writer(config)
+        corpus, source=question_source(config), fulltext=fulltext, writer=answer_writer(config)
     )
     posters: dict[str, Poster] = {}
     notices = AdminNotices(config.scheduler.admin_channel, posters)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from digest.model import Digest
+from digest.model import CatalogEntry, Digest, Section
 from digest.topics import Topic
 from digest.windows import Window
 from storage import Paper
@@ -37,6 +37,32 @@ class SynthesisRequest:
     generated_at: datetime
     history: History = field(default_factory=History)
     notable_count: int = 6
+
+
+def new_digest(
+    request: SynthesisRequest,
+    *,
+    synthesizer: str,
+    gist: str,
+    sections: tuple[Section, ...],
+    papers: tuple[CatalogEntry, ...],
+) -> Digest:
+    """A digest of the request's topic and window: the fields every engine fills the same
+    way, so engines differ only in what they write."""
+    return Digest(
+        topic=request.topic.name,
+        title=f"{request.topic.title}: arXiv digest",
+        since=request.window.since,
+        until=request.window.until,
+        generated_at=request.generated_at,
+        paper_count=len(papers),
+        query=request.topic.query(),
+        synthesizer=synthesizer,
+        style=request.topic.style,
+        gist=gist,
+        sections=sections,
+        papers=papers,
+    )
 
 
 class Synthesizer(Protocol):

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -37,7 +36,7 @@ from bot.discord.api import (
 from bot.discord.poster import MAX_RATELIMIT_WAIT, DiscordPoster, new_client
 from bot.discord.render import escape, reply_contents
 from bot.errors import BotError, ConfigError
-from bot.posting import PostOutcome, post_digest
+from bot.posting import PostOutcome, SerialPosts
 from digest.model import Digest
 from digest.safety import neutralize
 
@@ -67,8 +66,7 @@ class DiscordHandlers:
         self._admins = frozenset(str(a) for a in admins)
         self.poster = DiscordPoster.borrow(client)
         self._post_digest = post or self._default_post
-        self._channel_locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._serial = SerialPosts()
 
     # -- slash commands -------------------------------------------------------------------------
 
@@ -144,14 +142,9 @@ class DiscordHandlers:
     def _default_post(
         self, digest: Digest, channel: str, digest_id: int | None, force: bool
     ) -> PostOutcome:
-        # One post per channel at a time: two quick /digest commands must not both find the
-        # ledger empty and start two threads.
-        with self._guard:
-            lock = self._channel_locks.setdefault(channel, threading.Lock())
-        with lock:
-            return post_digest(
-                digest, channel, self.poster, self._router.ledger, digest_id=digest_id, force=force
-            )
+        return self._serial.post(
+            digest, channel, self.poster, self._router.ledger, digest_id=digest_id, force=force
+        )
 
     # -- mentions -------------------------------------------------------------------------------
 

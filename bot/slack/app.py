@@ -35,7 +35,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.commands import Reply, Router, text_reply
 from bot.config import Config
 from bot.errors import BotError, ConfigError, PlatformError
-from bot.posting import PostOutcome, post_digest
+from bot.posting import PostOutcome, SerialPosts
 from bot.slack.client import translate
 from bot.slack.events import Origin, from_command, from_mention, mention_key
 from bot.slack.poster import SlackPoster
@@ -113,7 +113,7 @@ class SlackBot:
         self.jobs = jobs or Jobs()
         self.notice_after = notice_after
         self._post = post or self._post_digest
-        self._channel_locks: dict[str, threading.Lock] = {}
+        self._serial = SerialPosts()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._guard = threading.Lock()
 
@@ -200,14 +200,9 @@ class SlackBot:
     def _post_digest(
         self, digest: Digest, channel: str, digest_id: int | None, force: bool
     ) -> PostOutcome:
-        # One post per channel at a time: two quick `/digest` commands must not both find
-        # the ledger empty and start two threads.
-        with self._guard:
-            lock = self._channel_locks.setdefault(channel, threading.Lock())
-        with lock:
-            return post_digest(
-                digest, channel, self.poster, self.router.ledger, digest_id=digest_id, force=force
-            )
+        return self._serial.post(
+            digest, channel, self.poster, self.router.ledger, digest_id=digest_id, force=force
+        )
 
     def _public(self, origin: Origin, messages: list[SlackMessage]) -> None:
         try:

@@ -55,7 +55,7 @@ from digest.offline.engine import OfflineEngine, catalog
 from digest.offline.overview import metadata_section
 from digest.offline.trends import rising_terms
 from digest.service import SynthesisFailed
-from digest.synthesis import SynthesisRequest
+from digest.synthesis import SynthesisRequest, new_digest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -363,16 +363,9 @@ class ClaudeEngine:
             run.remarks.append("the gist is the offline engine's (the model's had nothing left)")
         if run.report.removed_ids or run.report.dropped_sentences:
             log.warning("citation check: %s", run.report.summary())
-        built = Digest(
-            topic=request.topic.name,
-            title=f"{request.topic.title}: arXiv digest",
-            since=request.window.since,
-            until=request.window.until,
-            generated_at=request.generated_at,
-            paper_count=len(run.papers),
-            query=request.topic.query(),
+        built = new_digest(
+            request,
             synthesizer=self.name,
-            style=request.topic.style,
             gist=gist,
             sections=(
                 *(Section(k, SECTION_TITLES[k], sections[k]) for k in DRAFT_SECTIONS),

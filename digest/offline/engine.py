@@ -18,7 +18,7 @@ from digest.offline.themes import themes_section
 from digest.offline.trends import new_section, rising_terms
 from digest.safety import defang, neutralize
 from digest.shortnames import short_names
-from digest.synthesis import SynthesisRequest
+from digest.synthesis import SynthesisRequest, new_digest
 from storage import Paper
 
 
@@ -52,27 +52,17 @@ class OfflineEngine:
     def synthesize(self, request: SynthesisRequest) -> Digest:
         papers = list(request.papers)
         entries = catalog(papers)
-        base = dict(
-            topic=request.topic.name,
-            title=f"{request.topic.title}: arXiv digest",
-            since=request.window.since,
-            until=request.window.until,
-            generated_at=request.generated_at,
-            paper_count=len(papers),
-            query=request.topic.query(),
-            synthesizer=self.name,
-            style=request.topic.style,
-            papers=entries,
-        )
         if not papers:
-            return Digest(
+            return new_digest(
+                request,
+                synthesizer=self.name,
+                papers=entries,
                 gist=(
                     f"No new papers on {request.topic.title} were submitted to arXiv from "
                     f"{request.window.since} to {request.window.until}. A quiet week; the next "
                     "digest comes as usual."
                 ),
                 sections=(metadata_section(request, OFFLINE_ENGINE),),
-                **base,
             )
         names = {e.id: e.short_name for e in entries}
         analysis = WindowAnalysis(papers)
@@ -97,4 +87,10 @@ class OfflineEngine:
             _section("overview", overview),
             metadata_section(request, OFFLINE_ENGINE),
         )
-        return Digest(gist=gist(analysis, request, picks), sections=sections, **base)
+        return new_digest(
+            request,
+            synthesizer=self.name,
+            gist=gist(analysis, request, picks),
+            sections=sections,
+            papers=entries,
+        )

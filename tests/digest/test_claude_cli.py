@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import choose_synthesizer, main
+from bot.cli import main
 from bot.config import parse_config
 from bot.errors import ConfigError
+from bot.wiring import choose_synthesizer
 from digest.claude.engine import ClaudeEngine
 from digest.offline.engine import OfflineEngine
 from storage import open_corpus
