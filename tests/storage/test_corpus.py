@@ -221,3 +221,25 @@ class TestThreads:
             t.join()
         assert errors == []
         assert corpus.count_papers() == 80
+
+
+class TestBroadQueries:
+    def test_a_query_matching_more_than_the_window_ranks_the_newest_matches(self, corpus) -> None:
+        """Broad queries are ranked among the most recently stored matches; specific ones
+        (fewer matches than the window) over all of them."""
+        old = [make_paper(f"2601.{i:05d}", title="Reward models reward models") for i in range(30)]
+        corpus.upsert_papers(old)
+        new = [make_paper(f"2606.{i:05d}", title="Reward models") for i in range(10)]
+        corpus.upsert_papers(new)
+        broad = corpus.search("reward models", limit=50, rank_window=10)
+        assert {h.paper.id for h in broad} == {p.id for p in new}
+        everything = corpus.search("reward models", limit=50, rank_window=100)
+        assert len(everything) == 40
+        assert everything[0].paper.id.startswith("2601.")  # the title says it twice: best BM25
+
+    def test_ids_restricted_searches_rank_all_their_matches(self, corpus) -> None:
+        old = [make_paper(f"2601.{i:05d}", title="Reward models") for i in range(5)]
+        corpus.upsert_papers(old)
+        corpus.upsert_papers([make_paper(f"2606.{i:05d}", title="Reward models") for i in range(5)])
+        hits = corpus.search("reward", ids=[p.id for p in old], rank_window=2)
+        assert {h.paper.id for h in hits} == {p.id for p in old}
