@@ -1,0 +1,46 @@
+"""The README against the code: the quick start's commands exist, every subcommand is
+documented, and CI runs the README's test command."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from bot.cli import build_parser
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text()
+MAKEFILE = (REPO / "Makefile").read_text()
+
+
+def quick_start_commands() -> list[str]:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    return [line.split("#")[0].strip() for line in block.strip().splitlines()]
+
+
+def test_quick_start_is_two_make_targets_that_exist() -> None:
+    commands = quick_start_commands()
+    assert len(commands) == 2
+    for command in commands:
+        target = command.removeprefix("make ").strip()
+        assert re.search(rf"^{target}:", MAKEFILE, re.MULTILINE), command
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make test" in quick_start_commands()
+    assert "make test" in ci and "ruff check" in ci
+
+
+def test_every_subcommand_is_in_the_readme() -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in subparsers.choices:
+        assert f"digestbot {name}" in README, name
+
+
+def test_every_environment_variable_the_config_reads_is_documented() -> None:
+    source = (REPO / "bot" / "config.py").read_text()
+    for variable in set(re.findall(r'"((?:DIGESTBOT|SLACK|DISCORD|ANTHROPIC)_[A-Z_]+)"', source)):
+        assert variable in README, variable
