@@ -19,16 +19,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from apscheduler.job import Job
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Subscription
-from bot.scheduler import JOB_FUNCTION, job_id, last_fire_time, weekly_trigger
+from bot.scheduler import last_fire_time
 from digest.topics import POST_TRAIN
 from digest.windows import default_window
 from storage import FetchRecord, open_corpus
+from tests.bot.jobstore import record_pending_job
 from tests.conftest import REPO, make_paper
 from tests.fakes.slack_server import FakeSlack
 
@@ -53,26 +51,7 @@ def subscription_due(ago: timedelta) -> Subscription:
 
 def seed_due_job(db: Path, sub: Subscription) -> None:
     """What a previous bot process left in the job store: this week's run still pending."""
-    owner = BackgroundScheduler(timezone=UTC)
-    store = SQLAlchemyJobStore(url=f"sqlite:///{db}")
-    store.start(owner, "default")
-    store.add_job(
-        Job(
-            owner,
-            id=job_id(sub),
-            func=JOB_FUNCTION,
-            trigger=weekly_trigger(sub),
-            executor="default",
-            args=[sub.channel, sub.topic, sub.weekday, sub.time, sub.timezone],
-            kwargs={},
-            name="previous process",
-            misfire_grace_time=12 * 3600,
-            coalesce=True,
-            max_instances=1,
-            next_run_time=last_fire_time(sub, datetime.now(UTC)),
-        )
-    )
-    store.shutdown()
+    record_pending_job(f"sqlite:///{db}", sub, last_fire_time(sub, datetime.now(UTC)))
 
 
 def seed_week(db: Path, sub: Subscription, papers: int = 4) -> None:

@@ -8,20 +8,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from apscheduler.job import Job
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.config import Subscription
 from bot.scheduler import (
-    JOB_FUNCTION,
     Due,
     WeeklyScheduler,
     job_id,
     last_fire_time,
     next_fire_time,
-    weekly_trigger,
 )
+from tests.bot.jobstore import record_pending_job
 
 
 def monday_nine(tz: str) -> Subscription:
@@ -92,32 +88,6 @@ class TestFireTimes:
         assert last_fire_time(sub, late) == datetime(2026, 6, 8, 7, 0, tzinfo=UTC)
 
 
-def _record_job(url: str, sub: Subscription, next_run: datetime) -> None:
-    """What a previous bot process left in the job store before it went down: a job whose
-    next run time has passed. Written to the store directly, because a scheduler being
-    shut down would process the due job on its way out."""
-    owner = BackgroundScheduler(timezone=UTC)
-    store = SQLAlchemyJobStore(url=url)
-    store.start(owner, "default")
-    store.add_job(
-        Job(
-            owner,
-            id=job_id(sub),
-            func=JOB_FUNCTION,
-            trigger=weekly_trigger(sub),
-            executor="default",
-            args=[sub.channel, sub.topic, sub.weekday, sub.time, sub.timezone],
-            kwargs={},
-            name="previous process",
-            misfire_grace_time=1,
-            coalesce=True,
-            max_instances=1,
-            next_run_time=next_run,
-        )
-    )
-    store.shutdown()
-
-
 class Recorder:
     def __init__(self) -> None:
         self.due: list[Due] = []
@@ -160,7 +130,7 @@ class TestWeeklyScheduler:
 
     def test_a_run_missed_within_the_grace_runs_once_on_start(self, url: str) -> None:
         sub = monday_nine("UTC")
-        _record_job(url, sub, datetime.now(UTC) - timedelta(hours=3))
+        record_pending_job(url, sub, datetime.now(UTC) - timedelta(hours=3))
         recorder = Recorder()
         scheduler = WeeklyScheduler(url, 12, *_callbacks(recorder))
         scheduler.start([sub])
@@ -172,7 +142,7 @@ class TestWeeklyScheduler:
     def test_a_run_missed_beyond_the_grace_is_reported_not_run(self, url: str) -> None:
         sub = monday_nine("UTC")
         due_at = datetime.now(UTC) - timedelta(hours=13)
-        _record_job(url, sub, due_at)
+        record_pending_job(url, sub, due_at)
         recorder = Recorder()
         scheduler = WeeklyScheduler(url, 12, *_callbacks(recorder))
         scheduler.start([sub])
