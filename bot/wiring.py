@@ -3,6 +3,7 @@ answer writer. Shared by the CLI and the bot process so both wire things one way
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.config import Config
@@ -40,15 +41,13 @@ def arxiv_source(config: Config) -> ArxivSource:
 def question_source(config: Config) -> ArxivSource:
     """arXiv for the ids a question names that the corpus lacks: someone is waiting for
     the answer, so one retry after a short pause rather than the weekly fetch's patience."""
-    a = config.arxiv
+    patient = arxiv_source(config).settings
     return ArxivSource(
-        ArxivSettings(
-            api_url=a.api_url,
-            delay_seconds=a.delay_seconds,
-            page_size=a.page_size,
-            retries=min(a.retries, 1),
-            backoff_seconds=min(a.backoff_seconds, 2.0),
-            timeout_seconds=min(a.timeout_seconds, 20.0),
+        replace(
+            patient,
+            retries=min(patient.retries, 1),
+            backoff_seconds=min(patient.backoff_seconds, 2.0),
+            timeout_seconds=min(patient.timeout_seconds, 20.0),
         )
     )
 

@@ -236,15 +236,28 @@ class SlackPoster:
     # -- reading back --------------------------------------------------------------------------
 
     def _history(self, channel_id: str) -> list[dict]:
+        return self._read_pages(
+            "read the channel's history", channel_id, self.client.conversations_history, {}
+        )
+
+    def _replies(self, channel_id: str, thread_ts: str) -> list[dict]:
+        return self._read_pages(
+            "read the thread", channel_id, self.client.conversations_replies, {"ts": thread_ts}
+        )
+
+    def _read_pages(self, action: str, channel_id: str, method, args: dict) -> list[dict]:
+        """Messages (with our metadata) page by page, at most HISTORY_PAGES pages: a crash
+        leaves its message among the newest, never further back."""
         messages: list[dict] = []
         cursor = None
         for _ in range(HISTORY_PAGES):
             response = self._call(
-                "read the channel's history",
+                action,
                 channel_id,
-                self.client.conversations_history,
+                method,
                 {
                     "channel": channel_id,
+                    **args,
                     "include_all_metadata": True,
                     "limit": PAGE_SIZE,
                     "cursor": cursor,
@@ -255,27 +268,6 @@ class SlackPoster:
             if not response.get("has_more") or not cursor:
                 break
         return messages
-
-    def _replies(self, channel_id: str, thread_ts: str) -> list[dict]:
-        messages: list[dict] = []
-        cursor = None
-        while True:
-            response = self._call(
-                "read the thread",
-                channel_id,
-                self.client.conversations_replies,
-                {
-                    "channel": channel_id,
-                    "ts": thread_ts,
-                    "include_all_metadata": True,
-                    "limit": PAGE_SIZE,
-                    "cursor": cursor,
-                },
-            )
-            messages.extend(response.get("messages") or [])
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not response.get("has_more") or not cursor:
-                return messages
 
     def _call(
         self, action: str, channel_id: str, method: Callable[..., Any], kwargs: dict[str, Any]

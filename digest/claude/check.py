@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from digest.claude.schema import DraftItem
 from digest.model import CITATION, Item, cite, cited_ids
+from digest.offline.prose import plural
 from digest.safety import neutralize
 from storage import Paper
 
@@ -99,31 +100,30 @@ class CheckReport:
         parts = []
         if self.removed_ids:
             ids = list(dict.fromkeys(self.removed_ids))
-            shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
             parts.append(
-                f"{len(ids)} cited id{'s' if len(ids) != 1 else ''} not in the window "
-                f"removed ({shown})"
+                f"{plural(len(ids), 'cited id')} not in the window removed ({_first_five(ids)})"
             )
         if self.dropped_uncited:
             parts.append(
-                f"{self.dropped_uncited} sentence{'s' if self.dropped_uncited != 1 else ''} "
-                "citing only such papers removed"
+                f"{plural(self.dropped_uncited, 'sentence')} citing only such papers removed"
             )
         if self.dropped_sentences:
             names = list(dict.fromkeys(self.unknown_names))
-            shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
             parts.append(
-                f"{self.dropped_sentences} sentence{'s' if self.dropped_sentences != 1 else ''}"
-                f" naming something found in no paper of the window removed ({shown})"
+                f"{plural(self.dropped_sentences, 'sentence')} naming something found "
+                f"in no paper of the window removed ({_first_five(names)})"
             )
         if self.dropped_items:
             parts.append(
-                f"{self.dropped_items} item{'s' if self.dropped_items != 1 else ''} left "
-                "without a valid citation dropped"
+                f"{plural(self.dropped_items, 'item')} left without a valid citation dropped"
             )
         if not parts:
             return "every citation is a paper of this window; nothing was removed"
         return "; ".join(parts)
+
+
+def _first_five(values: list[str]) -> str:
+    return ", ".join(values[:5]) + (", …" if len(values) > 5 else "")
 
 
 class Checker:
