@@ -24,6 +24,7 @@ from bot.wiring import (
     answer_writer,
     arxiv_source,
     corpus_for,
+    llm_engine,
     digest_service,
     question_source,
 )
@@ -107,15 +108,13 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
             digest, digest_id = Digest.from_json(stored.body), stored.id
         else:
             with fetch_progress(f"arXiv {topic.name} {window}") as bar:
-                digest = service.build(
+                digest, digest_id = service.build_stored(
                     topic.name,
                     window,
                     fetch=not args.no_fetch,
                     progress=bar,
                     force_fetch=args.force,
                 )
-            latest = corpus.latest_digest(topic.name, window.since, window.until)
-            digest_id = latest.id if latest else None
         if args.post:
             outcome = deliver(
                 config, corpus, digest, args.post, digest_id=digest_id, force=args.force
@@ -161,10 +160,11 @@ def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     if not question:
         raise UsageError('ask what? e.g. digestbot ask "which papers are about reward hacking?"')
     topic = config.topics.get(args.topic).name if args.topic else None
-    writer = answer_writer(config)
+    llm_engine(config)  # a config mistake (engine without a key) fails before any work
     with corpus_for(config) as corpus:
         fulltext = None if args.no_fulltext else FullTextFetcher(corpus)
         try:
+            writer = answer_writer(config, fulltext)
             qa = QuestionAnswerer(
                 corpus, source=question_source(config), fulltext=fulltext, writer=writer
             )

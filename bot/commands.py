@@ -199,9 +199,7 @@ class Router:
         if stored is not None and not force and (fresh or is_settled(window, stored.generated_at)):
             digest, digest_id = Digest.from_json(stored.body), stored.id
         else:
-            digest = self.service.build(topic.name, window)
-            latest = self.service.corpus.latest_digest(topic.name, window.since, window.until)
-            digest_id = latest.id if latest else None
+            digest, digest_id = self.service.build_stored(topic.name, window)
         return Reply(digest=digest, digest_id=digest_id, force=force)
 
     # -- questions --------------------------------------------------------------------------

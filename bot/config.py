@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -66,9 +66,10 @@ class ArxivConfig:
 
 @dataclass(frozen=True)
 class DigestConfig:
-    engine: str = "auto"  # auto | offline | claude
+    engine: str = "auto"  # auto | offline | claude | openai
     window_days: int = 7
     notable_papers: int = 6
+    language: str = "en"  # what the language-model engines write digests and answers in
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,24 @@ class AnthropicConfig:
     max_retries: int = 3
     max_input_tokens: int = 150_000
     max_output_tokens: int = 8_000
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """An OpenAI-compatible Chat Completions API: OpenAI itself, or Ollama, vLLM,
+    OpenRouter, llama.cpp server, LM Studio at their base URL."""
+
+    api_key_env: str = "OPENAI_API_KEY"  # may be unset for a local server
+    base_url: str = ""  # empty: the SDK's default (OPENAI_BASE_URL, else api.openai.com)
+    model: str = "gpt-5-mini"
+    map_model: str = ""  # empty: the same as model
+    timeout_seconds: float = 120.0
+    max_retries: int = 3
+    max_input_tokens: int = 100_000
+    max_output_tokens: int = 8_000
+    # model -> (USD per million input tokens, output tokens, cached input tokens); from the
+    # [openai.prices] table. A model without a price has its cost shown as unknown.
+    prices: tuple[tuple[str, float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,7 @@ class Secrets:
     slack_signing_secret: Secret = field(default_factory=lambda: Secret(""))
     discord_token: Secret = field(default_factory=lambda: Secret(""))
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
+    openai_api_key: Secret = field(default_factory=lambda: Secret(""))
 
     def revealed(self) -> list[str]:
         """Every secret value that is set: what the log filter must never let through."""
@@ -143,6 +163,7 @@ class Config:
     arxiv: ArxivConfig = field(default_factory=ArxivConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -261,11 +282,19 @@ def _check_arxiv(cfg: ArxivConfig) -> None:
         )
 
 
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+
 def _check_digest(cfg: DigestConfig) -> None:
-    if cfg.engine not in ("auto", "offline", "claude"):
+    if cfg.engine not in ("auto", "offline", "claude", "openai"):
         raise ConfigError(
             f'config: digest.engine = "{cfg.engine}" is not an engine; write "auto", '
-            '"offline" or "claude"'
+            '"offline", "claude" or "openai"'
+        )
+    if not _LANGUAGE.match(cfg.language):
+        raise ConfigError(
+            f'config: digest.language = "{cfg.language}" is not a language code; write a '
+            'code such as "en", "de" or "pt-BR"'
         )
     if not 1 <= cfg.window_days <= 31:
         raise ConfigError("config: digest.window_days must be 1 to 31, e.g. window_days = 7")
@@ -295,6 +324,48 @@ def _check_anthropic(cfg: AnthropicConfig) -> None:
             "config: anthropic.max_input_tokens must be at least 4000 and max_output_tokens "
             "at least 1000, e.g. max_input_tokens = 150000"
         )
+
+
+def _check_openai(cfg: OpenAIConfig) -> None:
+    if cfg.base_url:
+        _check_url(cfg.base_url, "openai.base_url")
+    if cfg.timeout_seconds <= 0 or cfg.max_retries < 0:
+        raise ConfigError(
+            "config: openai.timeout_seconds must be positive and max_retries not negative"
+        )
+    if cfg.max_input_tokens < 4_000 or cfg.max_output_tokens < 1_000:
+        raise ConfigError(
+            "config: openai.max_input_tokens must be at least 4000 and max_output_tokens "
+            "at least 1000, e.g. max_input_tokens = 100000"
+        )
+    if not cfg.model:
+        raise ConfigError('config: openai.model is empty; write the model name, e.g. "gpt-5-mini"')
+
+
+def _openai_prices(raw: Any) -> tuple[tuple[str, float, float, float], ...]:
+    """`[openai.prices]`: `"model" = [input, output]` or `[input, output, cached input]`,
+    USD per million tokens (cached input defaults to the input price)."""
+    example = 'e.g. "gpt-5-mini" = [0.25, 2.0]'
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config: openai.prices must be a table of model = [input, output], {example}"
+        )
+    out = []
+    for model, value in raw.items():
+        numbers = value if isinstance(value, list) else None
+        if (
+            numbers is None
+            or len(numbers) not in (2, 3)
+            or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+            or any(n < 0 for n in numbers)
+        ):
+            raise ConfigError(
+                f"config: openai.prices.{model} must be [input, output] or [input, output, "
+                f"cached input] in USD per million tokens, {example}"
+            )
+        cached = numbers[2] if len(numbers) == 3 else numbers[0]
+        out.append((str(model), float(numbers[0]), float(numbers[1]), float(cached)))
+    return tuple(out)
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -415,6 +486,7 @@ _SECTIONS = {
     "arxiv": ArxivConfig,
     "digest": DigestConfig,
     "anthropic": AnthropicConfig,
+    "openai": OpenAIConfig,
     "slack": SlackConfig,
     "discord": DiscordConfig,
     "scheduler": SchedulerConfig,
@@ -465,11 +537,16 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str], source: str = "") 
             table = raw.setdefault(section, {})
             if isinstance(table, dict):
                 table[key] = env[variable]
+    openai_raw = raw.get("openai")
+    prices_raw = openai_raw.pop("prices", None) if isinstance(openai_raw, dict) else None
     sections = {name: _section(raw.get(name), cls, name) for name, cls in _SECTIONS.items()}
+    if prices_raw is not None:
+        sections["openai"] = replace(sections["openai"], prices=_openai_prices(prices_raw))
     _check_arxiv(sections["arxiv"])
     _check_digest(sections["digest"])
     _check_slack(sections["slack"])
     _check_anthropic(sections["anthropic"])
+    _check_openai(sections["openai"])
     _check_url(sections["discord"].api_url, "discord.api_url")
 
     raw_topics = raw.get("topics", [])
@@ -494,6 +571,7 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str], source: str = "") 
         slack_signing_secret=Secret(env.get(slack.signing_secret_env, "")),
         discord_token=Secret(env.get(discord.token_env, "")),
         anthropic_api_key=Secret(env.get(anthropic.api_key_env, "")),
+        openai_api_key=Secret(env.get(sections["openai"].api_key_env, "")),
     )
     return Config(
         source=source or "built-in defaults",

@@ -90,7 +90,10 @@ def start(config: Config) -> Running:
     fulltext = FullTextFetcher(corpus)
     # Someone waits for an answer: its arXiv lookups retry briefly, unlike the weekly fetch.
     answerer = QuestionAnswerer(
-        corpus, source=question_source(config), fulltext=fulltext, writer=answer_writer(config)
+        corpus,
+        source=question_source(config),
+        fulltext=fulltext,
+        writer=answer_writer(config, fulltext),
     )
     posters: dict[str, Poster] = {}
     notices = AdminNotices(config.scheduler.admin_channel, posters)

@@ -59,9 +59,7 @@ class Runtime:
                 stored = self.service.corpus.get_digest(entry.digest_id)
                 if stored is not None:
                     return Digest.from_json(stored.body), stored.id
-        digest = self.service.build(key.topic, Window(key.since, key.until))
-        stored = self.service.corpus.latest_digest(key.topic, key.since, key.until)
-        return digest, stored.id if stored else None
+        return self.service.build_stored(key.topic, Window(key.since, key.until))
 
     def post(
         self,

@@ -15,8 +15,10 @@ from digest.synthesis import Synthesizer
 from storage import Corpus, open_corpus
 
 if TYPE_CHECKING:
-    from digest.llm import LLMSettings
-    from digest.qa import AnswerWriter
+    from digest.claude.client import LLMSettings
+    from digest.llm.cost import Price
+    from digest.llm.transport import Transport
+    from digest.qa import AnswerWriter, FullTextFetcher
 
 
 def corpus_for(config: Config) -> Corpus:
@@ -60,6 +62,7 @@ def digest_service(config: Config, corpus: Corpus) -> DigestService:
         source=arxiv_source(config),
         synthesizer=choose_synthesizer(config),
         notable_count=config.digest.notable_papers,
+        language=config.digest.language,
     )
 
 
@@ -75,9 +78,30 @@ def uses_claude(config: Config) -> bool:
     return engine != "offline" and bool(key)
 
 
+def uses_openai(config: Config) -> bool:
+    """Whether an OpenAI-compatible API writes: only when engine is "openai" ("auto" never
+    picks it). It needs a key, unless `base_url` names a server of its own (a local one)."""
+    if config.digest.engine != "openai":
+        return False
+    if not config.secrets.openai_api_key and not config.openai.base_url:
+        raise ConfigError(
+            f'digest.engine is "openai" but ${config.openai.api_key_env} is not set; set it, '
+            "or set openai.base_url to a server that needs none (e.g. Ollama's "
+            "http://localhost:11434/v1)"
+        )
+    return True
+
+
+def llm_engine(config: Config) -> str:
+    """ "claude", "openai" or "offline": which engine writes digests and answers."""
+    if uses_openai(config):
+        return "openai"
+    return "claude" if uses_claude(config) else "offline"
+
+
 def llm_settings(config: Config) -> LLMSettings:
     # Imported here, like every use of the SDK: it is slow to import and large in memory.
-    from digest.llm import LLMSettings
+    from digest.claude.client import LLMSettings
 
     a = config.anthropic
     return LLMSettings(
@@ -88,32 +112,75 @@ def llm_settings(config: Config) -> LLMSettings:
     )
 
 
-def choose_synthesizer(config: Config) -> Synthesizer:
-    """The Claude engine when `uses_claude`, else the offline engine (which also stands in
-    whenever Claude fails)."""
-    if not uses_claude(config):
-        return OfflineEngine()
-    from digest.claude.engine import ClaudeEngine, ClaudeSettings
+def openai_prices(config: Config) -> dict[str, Price]:
+    """`[openai.prices]` as the cost module's table (no built-in prices: they change)."""
+    from digest.llm.cost import Price
 
-    a = config.anthropic
-    return ClaudeEngine.from_settings(
-        llm_settings(config),
-        ClaudeSettings(
-            model=a.model,
-            map_model=a.map_model,
-            max_input_tokens=a.max_input_tokens,
-            max_output_tokens=a.max_output_tokens,
+    return {
+        model: Price(inp, out, cache_read=(cached / inp if inp else 0.0), cache_write=1.0)
+        for model, inp, out, cached in config.openai.prices
+    }
+
+
+def llm_transport(config: Config) -> tuple[Transport, str, str] | None:
+    """The API client of the chosen engine, with its model and map model; None for offline."""
+    engine = llm_engine(config)
+    if engine == "openai":
+        from digest.openai.client import OpenAIClient, OpenAISettings
+
+        o = config.openai
+        client = OpenAIClient(
+            OpenAISettings(
+                api_key=config.secrets.openai_api_key.reveal(),
+                base_url=o.base_url,
+                timeout_seconds=o.timeout_seconds,
+                max_retries=o.max_retries,
+            )
+        )
+        return client, o.model, o.map_model or o.model
+    if engine == "claude":
+        from digest.claude.client import LLMClient
+
+        return LLMClient(llm_settings(config)), config.anthropic.model, config.anthropic.map_model
+    return None
+
+
+def choose_synthesizer(config: Config) -> Synthesizer:
+    """The language-model engine over Claude or an OpenAI-compatible API (`llm_engine`),
+    else the offline engine (which also stands in whenever the model fails)."""
+    chosen = llm_transport(config)
+    if chosen is None:
+        return OfflineEngine()
+    from digest.llm.cost import PRICES
+    from digest.llm.engine import EngineSettings, LLMEngine
+
+    client, model, map_model = chosen
+    limits = config.openai if llm_engine(config) == "openai" else config.anthropic
+    prices = openai_prices(config) if llm_engine(config) == "openai" else dict(PRICES)
+    return LLMEngine(
+        client,
+        EngineSettings(
+            model=model,
+            map_model=map_model,
+            max_input_tokens=limits.max_input_tokens,
+            max_output_tokens=limits.max_output_tokens,
+            language=config.digest.language,
+            prices=prices,
         ),
     )
 
 
-def answer_writer(config: Config) -> AnswerWriter | None:
-    """Claude answers questions when `uses_claude`; otherwise answers are extractive."""
-    if not uses_claude(config):
+def answer_writer(
+    config: Config, fulltext: FullTextFetcher | None = None
+) -> AnswerWriter | None:
+    """The model answers questions when an LLM engine is chosen (grounded on the papers
+    retrieved and, given `fulltext`, passages of a paper's full text); otherwise answers
+    are extractive."""
+    chosen = llm_transport(config)
+    if chosen is None:
         return None
-    from digest.llm import LLMClient
-    from digest.qa.claude import ClaudeAnswerer, ClaudeAnswerSettings
+    from digest.qa.llm import AnswerSettings, LLMAnswerer
 
-    return ClaudeAnswerer(
-        LLMClient(llm_settings(config)), ClaudeAnswerSettings(model=config.anthropic.model)
-    )
+    client, model, _ = chosen
+    settings = AnswerSettings(model=model, language=config.digest.language)
+    return LLMAnswerer(client, settings, fulltext=fulltext)

@@ -4,11 +4,11 @@ papers, synthesize (falling back to the offline engine), check citations, store.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from digest.arxiv_source import ArxivSource, Progress
-from digest.errors import DigestError
+from digest.errors import DigestError, SynthesisFailed
 from digest.ingest import Clock, IngestReport, ensure_window, utc_now
 from digest.model import Digest, restrict_citations, with_note
 from digest.offline.engine import OfflineEngine
@@ -18,11 +18,9 @@ from digest.windows import Window
 from storage import Corpus
 
 log = logging.getLogger(__name__)
-HISTORY_WEEKS = 4  # how far back "What Is New" looks for earlier papers of the topic
+HISTORY_WEEKS = 4  # how far back "What Is New" looks (in weeks, and in earlier digests)
 
-
-class SynthesisFailed(DigestError):
-    """An engine could not produce a valid digest; the message says why."""
+__all__ = ["HISTORY_WEEKS", "DigestService", "SynthesisFailed"]  # SynthesisFailed: digest.errors
 
 
 @dataclass
@@ -35,9 +33,10 @@ class DigestService:
     synthesizer: Synthesizer | None = None
     clock: Clock = utc_now
     notable_count: int = 6
+    language: str = "en"  # [digest] language: what the LLM engines write in
+    offline: OfflineEngine = field(default_factory=OfflineEngine)
 
     def __post_init__(self) -> None:
-        self.offline = OfflineEngine()
         if self.synthesizer is None:
             self.synthesizer = self.offline
 
@@ -58,7 +57,7 @@ class DigestService:
 
     def history(self, topic: Topic, window: Window) -> History:
         """The topic's earlier digests and its papers of the weeks before the window."""
-        stored = self.corpus.digests(topic.name, before=window.since, limit=4)
+        stored = self.corpus.digests(topic.name, before=window.since, limit=HISTORY_WEEKS)
         digests = tuple(Digest.from_json(s.body) for s in stored)
         until = window.since - timedelta(days=1)
         earlier_window = Window(until - timedelta(days=7 * HISTORY_WEEKS - 1), until)
@@ -75,6 +74,21 @@ class DigestService:
         force_fetch: bool = False,
     ) -> Digest:
         """Fetch what the corpus lacks (unless `fetch` is False), synthesize, store, return."""
+        return self.build_stored(
+            topic_name, window, fetch=fetch, progress=progress, force_fetch=force_fetch
+        )[0]
+
+    def build_stored(
+        self,
+        topic_name: str,
+        window: Window,
+        *,
+        fetch: bool = True,
+        progress: Progress | None = None,
+        force_fetch: bool = False,
+    ) -> tuple[Digest, int]:
+        """`build`, also returning the stored digest's id (so no caller has to look it up
+        again, and cannot pick up another build's row)."""
         topic = self.topics.get(topic_name)
         if fetch:
             self.ingest(topic, window, progress, force_fetch)
@@ -91,7 +105,7 @@ class DigestService:
         digest, removed = restrict_citations(digest)
         if removed:
             log.warning("removed citations of papers outside the window: %s", ", ".join(removed))
-        self.corpus.save_digest(
+        digest_id = self.corpus.save_digest(
             topic=topic.name,
             since=window.since,
             until=window.until,
@@ -99,16 +113,26 @@ class DigestService:
             generated_at=digest.generated_at,
             body=digest.to_json(),
         )
-        return digest
+        return digest, digest_id
 
     def _synthesize(self, request: SynthesisRequest) -> Digest:
         engine = self.synthesizer or self.offline
         if engine is self.offline:
-            return self.offline.synthesize(request)
+            return self._offline(request)
         try:
             return engine.synthesize(request)
         except SynthesisFailed as err:
             log.warning("%s failed, using the offline engine: %s", engine.name, err)
-            digest = self.offline.synthesize(request)
+            digest = self._offline(request)
             note = f"{engine.name} failed ({err}); the offline engine wrote this digest instead"
             return with_note(digest, note, heading="Fallback")
+
+    def _offline(self, request: SynthesisRequest) -> Digest:
+        digest = self.offline.synthesize(request)
+        if self.language.split("-")[0].lower() != "en":
+            note = (
+                f'The offline engine writes English only; language = "{self.language}" '
+                "applies to the language-model engines."
+            )
+            digest = with_note(digest, note, heading="Language")
+        return digest

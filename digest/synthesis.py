@@ -1,13 +1,17 @@
 """What every synthesis engine is given and must return: the seam between the digest
-service and the engines (offline, Claude)."""
+service and the engines (offline, and the language-model engine over Claude or an
+OpenAI-compatible API), with the pieces every engine fills the same way: the catalog of the
+window's papers and the Run Metadata section."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from digest.model import CatalogEntry, Digest, Section
+from digest.model import SECTION_TITLES, CatalogEntry, Digest, Item, Section
+from digest.safety import defang, neutralize
+from digest.shortnames import short_names
 from digest.topics import Topic
 from digest.windows import Window
 from storage import Paper
@@ -63,6 +67,43 @@ def new_digest(
         sections=sections,
         papers=papers,
     )
+
+
+def catalog(papers: list[Paper] | tuple[Paper, ...]) -> tuple[CatalogEntry, ...]:
+    """Every paper of the window with its short name, alphabetical by short name."""
+    # Names come from defanged titles: a title is untrusted text like an abstract.
+    safe = [replace(p, title=defang(p.title)) for p in papers]
+    names = short_names(safe)
+    entries = [
+        CatalogEntry(
+            id=p.id,
+            short_name=names[p.id],
+            title=p.title,
+            authors=tuple(neutralize(a) for a in p.authors),
+            primary_category=p.primary_category,
+        )
+        for p in safe
+    ]
+    return tuple(sorted(entries, key=lambda e: (e.short_name.lower(), e.id)))
+
+
+def metadata_section(
+    request: SynthesisRequest, engine: str, extra: tuple[Item, ...] = ()
+) -> Section:
+    """Run Metadata: what was asked (topic, window, query) and who wrote it how."""
+    window = request.window
+    days = f"{window.days} day{'' if window.days == 1 else 's'}"
+    items = [
+        Item("Topic", f"{request.topic.title} ({request.topic.name})"),
+        Item("Generated on", request.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
+        Item("Time window", f"{window.since} to {window.until} ({days}, UTC)"),
+        Item("Papers analysed", str(len(request.papers))),
+        Item("Report style", request.topic.style),
+        Item("Synthesizer", engine),
+        *extra,
+        Item("arXiv query", request.topic.query()),
+    ]
+    return Section("metadata", SECTION_TITLES["metadata"], tuple(items))
 
 
 class Synthesizer(Protocol):

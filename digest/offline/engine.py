@@ -6,38 +6,15 @@ writes about a paper comes from that paper's own abstract or from counts over th
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from digest.model import SECTION_TITLES, CatalogEntry, Digest, Item, Section
+from digest.model import SECTION_TITLES, Digest, Item, Section
 from digest.offline.analysis import WindowAnalysis
 from digest.offline.challenges import challenges_section
 from digest.offline.methods import method_families, methods_section
 from digest.offline.notable import notable_section, rank_notable
-from digest.offline.overview import OFFLINE_ENGINE, gist, metadata_section, overview_items
+from digest.offline.overview import OFFLINE_ENGINE, gist, overview_items
 from digest.offline.themes import themes_section
 from digest.offline.trends import new_section, rising_terms
-from digest.safety import defang, neutralize
-from digest.shortnames import short_names
-from digest.synthesis import SynthesisRequest, new_digest
-from storage import Paper
-
-
-def catalog(papers: list[Paper] | tuple[Paper, ...]) -> tuple[CatalogEntry, ...]:
-    """Every paper of the window with its short name, alphabetical by short name."""
-    # Names come from defanged titles: a title is untrusted text like an abstract.
-    safe = [replace(p, title=defang(p.title)) for p in papers]
-    names = short_names(safe)
-    entries = [
-        CatalogEntry(
-            id=p.id,
-            short_name=names[p.id],
-            title=p.title,
-            authors=tuple(neutralize(a) for a in p.authors),
-            primary_category=p.primary_category,
-        )
-        for p in safe
-    ]
-    return tuple(sorted(entries, key=lambda e: (e.short_name.lower(), e.id)))
+from digest.synthesis import SynthesisRequest, catalog, metadata_section, new_digest
 
 
 def _section(key: str, items: list[Item]) -> Section:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.model import SECTION_TITLES, Item, Section, cite
+from digest.model import Item, cite
 from digest.offline.analysis import WindowAnalysis
 from digest.offline.notable import Pick
 from digest.offline.prose import inline, join, plural
@@ -79,20 +79,3 @@ def gist(analysis: WindowAnalysis, request: SynthesisRequest, picks: list[Pick])
     return text
 
 
-def metadata_section(
-    request: SynthesisRequest, engine: str, extra: tuple[Item, ...] = ()
-) -> Section:
-    window = request.window
-    items = [
-        Item("Topic", f"{request.topic.title} ({request.topic.name})"),
-        Item("Generated on", request.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
-        Item(
-            "Time window", f"{window.since} to {window.until} ({plural(window.days, 'day')}, UTC)"
-        ),
-        Item("Papers analysed", str(len(request.papers))),
-        Item("Report style", request.topic.style),
-        Item("Synthesizer", engine),
-        *extra,
-        Item("arXiv query", request.topic.query()),
-    ]
-    return Section("metadata", SECTION_TITLES["metadata"], tuple(items))

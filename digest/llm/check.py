@@ -1,8 +1,12 @@
 """The check every model-written string passes before it can become part of a digest.
 
 What it enforces: text is plain (links, mentions and markup neutralized); a paper is cited
-only as `[[id]]` of a paper in the window (arXiv links and bare ids become markers, any
-other id is removed); a name written next to a citation is removed (the renderer puts the
+only as `[[id]]` of a paper in the window. Every arXiv-id-shaped string, in any form (bare,
+`arXiv:`, single or double brackets, a bracketed list, an abs/pdf/html URL, versioned,
+old-style `hep-th/9901001`), becomes a marker; a marker of a paper outside the window is
+removed, with its sentence when that was all the sentence cited; and a sentence that still
+holds an id-shaped string outside a marker is removed whole, so no id can slip through in a
+form nobody foresaw; a name written next to a citation is removed (the renderer puts the
 corpus's short name there); a sentence naming something that appears in no paper of the
 window, nor in the history the model was shown, is removed, since that is what an invented
 paper looks like. Items left without a valid citation are dropped.
@@ -12,10 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from digest.claude.schema import DraftItem
-from digest.model import CITATION, Item, cite, cited_ids
+from digest.llm.schema import DraftItem
+from digest.model import CITATION, Digest, Item, cite, cited_ids
 from digest.offline.prose import plural
 from digest.safety import neutralize
 from storage import Paper
@@ -25,10 +29,21 @@ GROUNDED = frozenset({"themes", "methods", "notable"})
 MAX_HEADING = 160
 MAX_TEXT = 3_000
 
-_ARXIV_URL = r"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?/?"
+# An arXiv id: new style (2605.12345) or old style (hep-th/9901001, math.GT/0309136).
+ARXIV_ID = r"(?:\d{4}\.\d{4,5}|[a-z][a-z-]{1,15}(?:\.[A-Z]{2})?/\d{7})"
+_PREFIX = r"(?:arXiv\s*:?\s*)"
+_ONE = rf"{_PREFIX}?{ARXIV_ID}(?:v\d+)?"
+_ARXIV_URL = (
+    r"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
+    rf"({ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?"
+)
 _MD_ARXIV_LINK = re.compile(rf"\[([^\]]*)\]\(\s*{_ARXIV_URL}\s*\)", re.IGNORECASE)
 _ARXIV_LINK = re.compile(rf"<?{_ARXIV_URL}(?:\|[^>]*)?>?", re.IGNORECASE)
-_BARE_ID = re.compile(r"(?<![\[\w.])(?:arXiv:\s*)?(\d{4}\.\d{4,5})(?:v\d+)?(?![\]\w])", re.I)
+# "[2605.1]", "[[arXiv:2605.1v2]]", "[2605.1, 2605.2]": one or more ids in brackets.
+_BRACKETED = re.compile(rf"\[\[?\s*({_ONE}(?:\s*[,;]\s*{_ONE})*)\s*\]?\]", re.IGNORECASE)
+_BARE_ID = re.compile(rf"(?<![\w./-]){_PREFIX}?({ARXIV_ID})(?:v\d+)?(?![\w/]|\.\d)", re.I)
+# What is left after markers are taken out: any id shape at all is a stray.
+_STRAY = re.compile(rf"(?<!\d){ARXIV_ID}", re.IGNORECASE)
 _MARKUP = re.compile(r"\*\*|__|`+|^#+\s*", re.MULTILINE)
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-+.'][A-Za-z0-9]+)*")
 _NUMBERISH = re.compile(r"^\d+(?:\.\d+)?[a-z]{0,2}$", re.IGNORECASE)  # 8B, 3.5, 70b, 2x
@@ -80,9 +95,19 @@ def is_coined(token: str) -> bool:
 
 
 def normalize_id(raw: str) -> str:
-    """`arXiv:2605.12345v2` -> `2605.12345`."""
-    text = re.sub(r"^arxiv:\s*", "", raw.strip(), flags=re.IGNORECASE)
+    """`arXiv:2605.12345v2`, `[2605.12345]`, `https://arxiv.org/abs/2605.12345v2` ->
+    `2605.12345`."""
+    text = raw.strip().strip("[]()<> ")
+    url = re.match(_ARXIV_URL, text, re.IGNORECASE)
+    if url:
+        return url.group(1)
+    text = re.sub(r"^arxiv\s*:?\s*", "", text, flags=re.IGNORECASE)
     return re.sub(r"v\d+$", "", text)
+
+
+def stray_ids(text: str) -> list[str]:
+    """arXiv-id-shaped strings in `text` outside `[[id]]` markers."""
+    return _STRAY.findall(CITATION.sub(" ", text))
 
 
 @dataclass
@@ -90,6 +115,8 @@ class CheckReport:
     """What the check removed, for Run Metadata and the log."""
 
     removed_ids: list[str] = field(default_factory=list)
+    converted: int = 0  # ids written in another form (bare, arXiv:, [id], URL) made markers
+    stray_ids: list[str] = field(default_factory=list)  # id shapes no form caught: removed
     unknown_names: list[str] = field(default_factory=list)
     dropped_sentences: int = 0  # named something found in no paper of the window
     dropped_uncited: int = 0  # cited only papers outside the window
@@ -97,11 +124,16 @@ class CheckReport:
 
     def summary(self) -> str:
         """One sentence for Run Metadata."""
+        # Counts only: an id the check removed must not reach the posted digest, even here
+        # (the log lists them).
         parts = []
         if self.removed_ids:
             ids = list(dict.fromkeys(self.removed_ids))
+            parts.append(f"{plural(len(ids), 'cited id')} not in the window removed")
+        if self.stray_ids:
             parts.append(
-                f"{plural(len(ids), 'cited id')} not in the window removed ({_first_five(ids)})"
+                f"{plural(len(self.stray_ids), 'sentence')} with an id-shaped string in no "
+                "citable form removed"
             )
         if self.dropped_uncited:
             parts.append(
@@ -117,9 +149,21 @@ class CheckReport:
             parts.append(
                 f"{plural(self.dropped_items, 'item')} left without a valid citation dropped"
             )
-        if not parts:
-            return "every citation is a paper of this window; nothing was removed"
+        if self.converted:
+            parts.append(
+                f"{plural(self.converted, 'id')} written as a bare id, arXiv: id, bracket or "
+                "link turned into citation markers first"
+            )
+        if not parts or (parts[-1].endswith("markers first") and len(parts) == 1):
+            return "every citation is a paper of this window; nothing was removed" + (
+                f" ({parts[0]})" if parts else ""
+            )
         return "; ".join(parts)
+
+    def log_text(self) -> str:
+        """The summary with the ids themselves, for the log."""
+        ids = list(dict.fromkeys(self.removed_ids + self.stray_ids))
+        return self.summary() + (f" [ids: {', '.join(ids)}]" if ids else "")
 
 
 def _first_five(values: list[str]) -> str:
@@ -166,12 +210,26 @@ class Checker:
         return [t for t in _TOKEN.findall(plain) if is_coined(t) and not self.known_word(t)]
 
     def _markers(self, text: str) -> str:
-        """arXiv links and bare ids as markers (valid or not: the caller sorts them out)."""
-        text = _MD_ARXIV_LINK.sub(lambda m: f"{m.group(1)} [[{m.group(2)}]]", text)
-        text = _ARXIV_LINK.sub(lambda m: f" [[{m.group(1)}]] ", text)
+        """Every arXiv id, in any form, as a marker (valid or not: the caller sorts them
+        out); counted in the report when it was written in another form."""
+
+        def count(marker: str) -> str:
+            self.report.converted += 1
+            return marker
+
+        def listed(match: re.Match[str]) -> str:
+            raw = match.group(0)
+            ids = [normalize_id(i) for i in re.split(r"\s*[,;]\s*", match.group(1))]
+            markers = ", ".join(cite(i) for i in ids)
+            canonical = raw == markers
+            return markers if canonical else count(markers)
+
+        text = _MD_ARXIV_LINK.sub(lambda m: count(f"{m.group(1)} [[{m.group(2)}]]"), text)
+        text = _ARXIV_LINK.sub(lambda m: count(f" [[{m.group(1)}]] "), text)
+        text = _BRACKETED.sub(listed, text)
         segments = re.split(r"(\[\[[^\[\]]*\]\])", text)
         return "".join(
-            s if s.startswith("[[") else _BARE_ID.sub(lambda m: f"[[{m.group(1)}]]", s)
+            s if s.startswith("[[") else _BARE_ID.sub(lambda m: count(cite(m.group(1))), s)
             for s in segments
         )
 
@@ -240,6 +298,10 @@ class Checker:
                 self.report.dropped_uncited += 1
                 continue
             sentence = self._strip_names(self._valid_only(sentence))
+            stray = stray_ids(sentence)
+            if stray:
+                self.report.stray_ids.extend(stray)
+                continue
             unknown = self.unknown_names(sentence)
             if unknown:
                 self.report.dropped_sentences += 1
@@ -252,6 +314,9 @@ class Checker:
         """A heading: like text, but an unknown name is cut out instead of the sentence."""
         text = neutralize(_MARKUP.sub("", self._markers(raw or "")))
         text = self._strip_names(self._valid_only(text))
+        for stray in stray_ids(text):
+            self.report.stray_ids.append(stray)
+            text = text.replace(stray, "")
         for name in self.unknown_names(text):
             self.report.unknown_names.append(name)
             text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", "", text)
@@ -289,6 +354,42 @@ class Checker:
             if len(out) == limit:
                 break
         return tuple(out)
+
+
+def scrub_text(text: str, report: CheckReport) -> str:
+    """Drop every sentence of finished text that holds an id-shaped string outside a
+    marker: the last guard before a digest is stored, whatever wrote the text."""
+    if not stray_ids(text):
+        return text
+    kept = []
+    for sentence in _SENTENCE_END.split(text):
+        stray = stray_ids(sentence)
+        if stray:
+            report.stray_ids.extend(stray)
+            continue
+        kept.append(sentence)
+    return _tidy(" ".join(kept))
+
+
+def scrub_digest(digest: Digest, report: CheckReport) -> Digest:
+    """`scrub_text` over the gist, every heading and every item of a digest (not Run
+    Metadata, which the engine writes from configuration, not the model)."""
+    sections = []
+    for section in digest.sections:
+        if section.key == "metadata":
+            sections.append(section)
+            continue
+        items = []
+        for item in section.items:
+            heading = item.heading
+            for stray in stray_ids(heading):
+                report.stray_ids.append(stray)
+                heading = heading.replace(stray, "")
+            text = scrub_text(item.text, report)
+            if text or not item.text:
+                items.append(replace(item, heading=_tidy(heading) or "Note", text=text))
+        sections.append(replace(section, items=tuple(items)))
+    return replace(digest, gist=scrub_text(digest.gist, report), sections=tuple(sections))
 
 
 def _tidy(text: str) -> str:

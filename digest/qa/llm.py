@@ -1,9 +1,12 @@
-"""The Claude answer: the model answers from the retrieved papers' records (and, for a
-question about one paper, passages of its full text), citing them as [[id]].
+"""The language-model answer: the model (Claude, or any OpenAI-compatible one: the same
+engine choice as digests) answers from the retrieved papers' records (and, for a question
+about one paper, passages of its full text), citing them as [[id]], in the configured
+language.
 
-Grounding is enforced after the fact with the digest's own check (`digest.claude.check`):
+Grounding is enforced after the fact with the digest's own check (`digest.llm.check`):
 a citation of a paper that was not retrieved is removed, with any sentence that cited only
-such papers, and so is a sentence naming something none of the shown text mentions. What is
+such papers, and so is a sentence naming something none of the shown text mentions or holding
+an arXiv id in any form that is not a retrieved paper. What is
 left is rendered like any answer, so links still only go to the retrieved papers. A failed
 request raises `LLMError`; the caller falls back to the extractive answer.
 """
@@ -16,9 +19,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from digest.claude import prompt
-from digest.claude.check import Checker, CheckReport, normalize_id
-from digest.llm import LLMClient, LLMOutputInvalid, Usage
+from digest.errors import LLMOutputInvalid
+from digest.llm import prompt
+from digest.llm.check import Checker, CheckReport, normalize_id
+from digest.llm.transport import Transport
+from digest.llm.usage import Usage
 from digest.qa.answer import Answer, Line, lines_of
 from digest.qa.errors import FullTextUnavailable
 from digest.qa.fulltext import FullTextFetcher, Passage
@@ -53,13 +58,15 @@ class QAReply(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class ClaudeAnswerSettings:
-    """Model and limits of Claude answers (from `[anthropic]` in the config)."""
+class AnswerSettings:
+    """Model and limits of model answers (from `[anthropic]` or `[openai]`, and `[digest]
+    language`)."""
 
     model: str = "claude-sonnet-5-5"
     max_output_tokens: int = 1_200
     abstract_chars: int = prompt.ABSTRACT_CHARS
     passages: int = 3  # of the full text, for a question about one paper
+    language: str = "en"
 
 
 def _passages_block(passages: Sequence[Passage]) -> str:
@@ -75,18 +82,18 @@ def _passages_block(passages: Sequence[Passage]) -> str:
     )
 
 
-class ClaudeAnswerer:
-    """Writes answers with Claude, grounded on the retrieved papers."""
+class LLMAnswerer:
+    """Writes answers with a language model, grounded on the retrieved papers."""
 
     def __init__(
         self,
-        client: LLMClient,
-        settings: ClaudeAnswerSettings | None = None,
+        client: Transport,
+        settings: AnswerSettings | None = None,
         *,
         fulltext: FullTextFetcher | None = None,
     ) -> None:
         self.client = client
-        self.settings = settings or ClaudeAnswerSettings()
+        self.settings = settings or AnswerSettings()
         self.fulltext = fulltext
         self.name = self.settings.model
         self.usage = Usage()
@@ -109,8 +116,9 @@ class ClaudeAnswerer:
             + _passages_block(passages)
         )
         question = prompt.data_text(resolution.question) or "(a question with no words)"
+        rules = f"{RULES}\n7. {prompt.language_rule(self.settings.language)}"
         reply, usage = self.client.structured(
-            prompt.system_blocks(RULES, data),
+            prompt.system_blocks(rules, data),
             [prompt.user(f"Question: {question}")],
             QAReply,
             self.settings.model,
@@ -129,8 +137,8 @@ class ClaudeAnswerer:
         report.removed_ids += [
             normalize_id(p) for p in reply.papers if normalize_id(p) not in known
         ]
-        if report.removed_ids or report.dropped_sentences:
-            log.warning("Claude answer checked: %s", report.summary())
+        if report.removed_ids or report.dropped_sentences or report.stray_ids:
+            log.warning("%s answer checked: %s", self.name, report.log_text())
         if not lines:
             raise LLMOutputInvalid("empty", "nothing grounded was left of the answer", usage)
         answer = Answer(

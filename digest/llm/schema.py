@@ -1,4 +1,4 @@
-"""The shapes Claude must answer in: pydantic models sent as the JSON schema of structured
+"""The shapes a model must answer in: pydantic models sent as the JSON schema of structured
 output and used again to validate the answer.
 
 Text cites papers only as `[[arXiv id]]`; there is no field for a name, a title or a link,
@@ -7,6 +7,8 @@ sections) so the schema itself demands every section.
 """
 
 from __future__ import annotations
+
+import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,3 +64,9 @@ class ClusterNotes(_Strict):
         description="Papers worth reading first: one id each, with why and the caveat."
     )
     challenges: list[Note]
+
+
+def schema_json(model: type[BaseModel]) -> str:
+    """A model's JSON schema as text, for estimating the tokens it adds to a prompt (each
+    transport sends its own variant of it; they differ by a few keys)."""
+    return json.dumps(model.model_json_schema())

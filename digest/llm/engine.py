@@ -1,45 +1,41 @@
-"""The Claude engine: a digest written by Claude, as trustworthy as the offline engine's.
+"""The language-model engine: a digest written by a model, as trustworthy as the offline
+engine's, whichever API writes it (a `Transport`: Anthropic's or any OpenAI-compatible one).
 
 One digest is one call when the window's paper block fits the input budget, else map-reduce
 over the offline engine's clusters (a cheaper model writes notes per cluster, the main
 model writes the digest from the notes). Every answer is structured JSON validated against
 a schema; an unusable answer gets one repair request. Every string then passes the check
 (`check.py`): citations outside the window removed, items left without one dropped, names
-and links only from the corpus. A section left empty gets one refill request, then the
-offline engine's section. Anything the API cannot deliver raises `SynthesisFailed`, and the
-service falls back to the offline engine for the whole digest: never a half digest.
+and links only from the corpus, and no arXiv id in any form left outside a checked
+citation. A section left empty gets one refill request, then the offline engine's section.
+Anything the API cannot deliver raises `SynthesisFailed`, and the service falls back to the
+offline engine for the whole digest: never a half digest.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
 import pydantic
 
-from digest.claude import prompt
-from digest.claude.budget import (
+from digest.errors import BudgetExceeded, LLMError, LLMOutputInvalid, SynthesisFailed
+from digest.llm import prompt
+from digest.llm.budget import (
     UNCERTAIN_BAND,
-    BudgetExceeded,
     Plan,
     estimate_json_tokens,
     estimate_tokens,
     plan_digest,
 )
-from digest.claude.check import Checker, CheckReport, normalize_id
-from digest.claude.cost import describe_cost, ledger_cost
-from digest.claude.schema import DRAFT_SECTIONS, ClusterNotes, DigestDraft
-from digest.llm import (
-    LLMClient,
-    LLMError,
-    LLMOutputInvalid,
-    LLMSettings,
-    UsageLedger,
-    output_format,
-)
+from digest.llm.check import Checker, CheckReport, normalize_id, scrub_digest
+from digest.llm.cost import PRICES, Price, describe_cost, ledger_cost
+from digest.llm.schema import DRAFT_SECTIONS, ClusterNotes, DigestDraft, schema_json
+from digest.llm.transport import Transport
+from digest.llm.usage import UsageLedger
 from digest.model import (
     SECTION_TITLES,
     Digest,
@@ -51,11 +47,9 @@ from digest.model import (
     with_note,
 )
 from digest.offline.analysis import WindowAnalysis
-from digest.offline.engine import OfflineEngine, catalog
-from digest.offline.overview import metadata_section
+from digest.offline.engine import OfflineEngine
 from digest.offline.trends import rising_terms
-from digest.service import SynthesisFailed
-from digest.synthesis import SynthesisRequest, new_digest
+from digest.synthesis import SynthesisRequest, catalog, metadata_section, new_digest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -63,8 +57,9 @@ SECTION_LIMITS = {"themes": 8, "methods": 8, "new": 6, "challenges": 8, "overvie
 
 
 @dataclass(frozen=True, slots=True)
-class ClaudeSettings:
-    """Models and limits of the Claude engine (from `[anthropic]` in the config)."""
+class EngineSettings:
+    """Models and limits of a language-model engine (from `[anthropic]` or `[openai]`, and
+    `[digest] language`). The model defaults are Claude's, the engine of the first round."""
 
     model: str = "claude-sonnet-5-5"
     map_model: str = "claude-haiku-5-5"
@@ -72,6 +67,8 @@ class ClaudeSettings:
     max_output_tokens: int = 8_000  # of the synthesis (and reduce) request
     abstract_chars: int = prompt.ABSTRACT_CHARS
     count_tokens: bool = True  # ask the API to count when the estimate is near the budget
+    language: str = "en"  # what the digest is written in (ids, names and the query stay)
+    prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
 
 
 @dataclass
@@ -79,7 +76,7 @@ class _Run:
     """The state of one digest's synthesis: inputs, what was spent, what was repaired."""
 
     request: SynthesisRequest
-    settings: ClaudeSettings
+    settings: EngineSettings
     offline: OfflineEngine
     ledger: UsageLedger = field(default_factory=UsageLedger)
     report: CheckReport = field(default_factory=CheckReport)
@@ -126,31 +123,25 @@ class _Run:
 
     def spent(self) -> str:
         total = self.ledger.total
-        cost = ledger_cost(self.ledger)
+        cost = ledger_cost(self.ledger, self.settings.prices)
         money = f", ${cost:.4f} at list prices" if cost is not None else ""
         return f"{total.requests} request{'s' if total.requests != 1 else ''}{money}"
 
 
-class ClaudeEngine:
-    """Writes digests with Claude; `name` (the JSON's `synthesizer`) is the model name."""
+class LLMEngine:
+    """Writes digests with a language model through `client`; `name` (the JSON's
+    `synthesizer`) is the model name."""
 
     def __init__(
         self,
-        client: LLMClient,
-        settings: ClaudeSettings | None = None,
+        client: Transport,
+        settings: EngineSettings | None = None,
         offline: OfflineEngine | None = None,
     ) -> None:
         self.client = client
-        self.settings = settings or ClaudeSettings()
+        self.settings = settings or EngineSettings()
         self.offline = offline or OfflineEngine()
         self.name = self.settings.model
-
-    @classmethod
-    def from_settings(
-        cls, llm: LLMSettings, settings: ClaudeSettings | None = None
-    ) -> ClaudeEngine:
-        """An engine with its own API client."""
-        return cls(LLMClient(llm), settings)
 
     def synthesize(self, request: SynthesisRequest) -> Digest:
         """The digest of the request's window, or `SynthesisFailed` saying why not."""
@@ -161,7 +152,9 @@ class ClaudeEngine:
         run = _Run(request, self.settings, self.offline)
         try:
             plan = self._plan(run)
-            log.info("Claude digest of %d papers: %s", len(run.papers), _plan_text(plan, run))
+            log.info(
+                "%s digest of %d papers: %s", self.name, len(run.papers), _plan_text(plan, run)
+            )
             if plan.single:
                 draft, system = self._single(run)
             else:
@@ -182,19 +175,22 @@ class ClaudeEngine:
     def _single_parts(self, run: _Run) -> tuple[list[dict[str, Any]], str]:
         request = run.request
         data = prompt.papers_block(request.window, run.records) + "\n" + run.history
-        system = prompt.system_blocks(prompt.rules(request.topic, request.window), data)
+        system = prompt.system_blocks(
+            prompt.rules(request.topic, request.window, language=self.settings.language), data
+        )
         return system, prompt.synthesis_task(len(run.papers), request.notable_count)
 
     def _plan(self, run: _Run) -> Plan:
         s = self.settings
         request = run.request
         system, task = self._single_parts(run)
-        draft_schema = json.dumps(output_format(DigestDraft))
+        draft_schema = schema_json(DigestDraft)
         schema_tokens = estimate_json_tokens(draft_schema)
         estimate = estimate_tokens(_joined(system) + task) + schema_tokens
         counted = False
         low, high = UNCERTAIN_BAND
-        if s.count_tokens and low * s.max_input_tokens < estimate <= high * s.max_input_tokens:
+        near = low * s.max_input_tokens < estimate <= high * s.max_input_tokens
+        if s.count_tokens and self.client.counts_tokens and near:
             try:
                 estimate = self.client.count_tokens(
                     system, [prompt.user(task)], DigestDraft, s.model
@@ -206,7 +202,7 @@ class ClaudeEngine:
             prompt.rules(request.topic, request.window)
             + prompt.papers_block(request.window, [], len(run.papers))
             + prompt.map_task(0, 0, "x" * 60, 1, 1, 0)
-        ) + estimate_json_tokens(json.dumps(output_format(ClusterNotes)))
+        ) + estimate_json_tokens(schema_json(ClusterNotes))
         reduce_fixed = (
             estimate_tokens(
                 prompt.rules(request.topic, request.window, source="notes")
@@ -283,7 +279,7 @@ class ClaudeEngine:
         seen: dict[int, int] = {}
         words = int(plan.map_output_tokens * 0.6)  # words the notes may use, with room to spare
         notes: list[dict[str, Any]] = []
-        rules = prompt.rules(request.topic, request.window)
+        rules = prompt.rules(request.topic, request.window, language=self.settings.language)
         for members, cluster in zip(plan.chunks, plan.chunk_clusters, strict=True):
             seen[cluster] = seen.get(cluster, 0) + 1
             data = prompt.papers_block(
@@ -302,7 +298,10 @@ class ClaudeEngine:
             notes.append(self._checked_notes(run, parsed, len(members)))
         data = prompt.notes_block(request.window, notes, len(run.papers)) + "\n" + run.history
         system = prompt.system_blocks(
-            prompt.rules(request.topic, request.window, source="notes"), data
+            prompt.rules(
+                request.topic, request.window, source="notes", language=self.settings.language
+            ),
+            data,
         )
         task = prompt.synthesis_task(len(run.papers), request.notable_count, from_notes=True)
         draft = self._ask(
@@ -361,8 +360,9 @@ class ClaudeEngine:
         if not gist:
             gist = run.offline_digest.gist
             run.remarks.append("the gist is the offline engine's (the model's had nothing left)")
-        if run.report.removed_ids or run.report.dropped_sentences:
-            log.warning("citation check: %s", run.report.summary())
+        report = run.report
+        if report.removed_ids or report.dropped_sentences or report.stray_ids:
+            log.warning("citation check: %s", report.log_text())
         built = new_digest(
             request,
             synthesizer=self.name,
@@ -374,7 +374,7 @@ class ClaudeEngine:
             papers=run.entries,
         )
         # The check above already did this; kept so no path can skip the contract.
-        digest, removed = restrict_citations(built)
+        digest, removed = restrict_citations(scrub_digest(built, run.report))
         if removed:  # pragma: no cover - the checker removes these first
             log.error("restrict_citations removed ids the check let through: %s", removed)
         return digest
@@ -415,9 +415,10 @@ class ClaudeEngine:
                 run.offline_sections.append(key)
 
     def _description(self) -> str:
+        language = prompt.language_name(self.settings.language)
         return (
-            f"Claude ({self.settings.model}) through the Anthropic API: structured JSON "
-            "output, every citation checked against the window's papers"
+            f"{self.settings.model} through {self.client.provider}: structured JSON output, "
+            f"written in {language}, every citation checked against the window's papers"
         )
 
     def _metadata(self, run: _Run, plan: Plan) -> tuple[Item, ...]:
@@ -440,7 +441,7 @@ class ClaudeEngine:
             Item("Output tokens", f"{total.output_tokens:,}"),
             Item("Cache-read tokens", f"{total.cache_read_tokens:,}"),
             Item("Cache-write tokens", f"{total.cache_write_tokens:,}"),
-            Item("Estimated cost", describe_cost(run.ledger)),
+            Item("Estimated cost", describe_cost(run.ledger, s.prices)),
             Item("Citation check", run.report.summary()),
         ]
         if run.offline_sections:
