@@ -33,11 +33,12 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import console, header, results_table, shared_arxiv, verdict
-from digest.claude.budget import MAP_PROMPT_TOKENS, Plan
-from digest.claude.cost import cost_usd, price_of
-from digest.claude.engine import ClaudeEngine, ClaudeSettings
+from digest.claude.client import LLMClient, LLMSettings
 from digest.feed import read_feed_file
-from digest.llm import LLMClient, LLMSettings, Usage
+from digest.llm.budget import MAP_PROMPT_TOKENS, Plan
+from digest.llm.cost import cost_usd, price_of
+from digest.llm.engine import EngineSettings, LLMEngine
+from digest.llm.usage import Usage
 from digest.model import cite
 from digest.synthesis import SynthesisRequest
 from digest.topics import POST_TRAIN, Topic
@@ -64,7 +65,7 @@ class Outcome:
     plan: Plan
     seconds: float
     synthesizer: str
-    settings: ClaudeSettings
+    settings: EngineSettings
 
     @property
     def requests(self) -> int:
@@ -134,12 +135,12 @@ def measure(
     topic: Topic,
     script: Callable[[FakeAnthropic], None] | None = None,
 ) -> Outcome:
-    settings = ClaudeSettings()
+    settings = EngineSettings()
     with FakeAnthropic() as fake:  # the real minimum: a prefix under 1,024 tokens is not cached
         if script:
             script(fake)
         client = LLMClient(LLMSettings(api_key="bench", base_url=fake.base_url, max_retries=0))
-        engine = ClaudeEngine(client, settings)
+        engine = LLMEngine(client, settings)
         request = request_for(papers, topic)
         plan = engine.plan(request)
         start = time.perf_counter()
@@ -172,7 +173,7 @@ def main() -> int:
             "weighted chars: cache reads x0.1, cache writes x1.25, the rest x1 (as billed)",
             "cost: the stand-in's token counts at the list prices of digest/claude/cost.py",
             "worst case: the same prompts with every answer at its max_tokens",
-            f"input budget {ClaudeSettings().max_input_tokens:,} tokens a request",
+            f"input budget {EngineSettings().max_input_tokens:,} tokens a request",
         ],
     )
     outcomes = [

@@ -24,8 +24,8 @@ from bot.wiring import (
     answer_writer,
     arxiv_source,
     corpus_for,
-    llm_engine,
     digest_service,
+    llm_engine,
     question_source,
 )
 from digest.errors import ArxivUnavailable, DigestError

@@ -64,7 +64,7 @@ class LLMClient:
         import time
 
         self.settings = settings
-        self._sleep = sleep or time.sleep
+        self._sleep = sleep if sleep is not None else time.sleep  # (a test's list is falsy)
         self._client = client or anthropic.Anthropic(
             api_key=settings.api_key,
             base_url=settings.base_url or None,

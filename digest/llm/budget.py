@@ -21,6 +21,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from digest.errors import BudgetExceeded
+
 # Claude's tokenizer gives about 3.9 characters a token on English abstracts; 3.5 errs on
 # the side of more tokens, so a plan that fits by estimate fits in fact.
 CHARS_PER_TOKEN = 3.5
@@ -32,10 +34,6 @@ MIN_MAP_OUTPUT_TOKENS = 500  # below this the notes say too little: the window i
 UNCERTAIN_BAND = (0.8, 1.2)
 # A repair request repeats the task with the reason in front: room for it in every plan.
 REPAIR_MARGIN = 300
-
-
-class BudgetExceeded(ValueError):
-    """No plan keeps every request of this window within the input budget."""
 
 
 JSON_CHARS_PER_TOKEN = 2.5  # JSON (the output schema) is dense in punctuation

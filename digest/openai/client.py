@@ -76,7 +76,7 @@ class OpenAIClient:
         if not settings.api_key and not settings.base_url:
             raise LLMRejected("no OpenAI API key is set (a local server needs only base_url)")
         self.settings = settings
-        self._sleep = sleep or time.sleep
+        self._sleep = sleep if sleep is not None else time.sleep  # (a test's list is falsy)
         self.mode = MODES[0]
         self._tokens_param = "max_tokens"  # widely served; newer OpenAI models want the other
         self._client = client or openai.OpenAI(

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from digest.claude.budget import (
+from digest.llm.budget import (
     MAP_PROMPT_TOKENS,
     REPAIR_MARGIN,
     BudgetExceeded,
@@ -16,8 +16,8 @@ from digest.claude.budget import (
     estimate_tokens,
     plan_digest,
 )
-from digest.claude.cost import PRICES, cost_usd, describe_cost, ledger_cost, price_of
-from digest.llm import Usage, UsageLedger
+from digest.llm.cost import PRICES, cost_usd, describe_cost, ledger_cost, price_of
+from digest.llm.usage import Usage, UsageLedger
 
 
 class TestEstimate:
@@ -130,7 +130,10 @@ class TestCost:
 
         assert cost_usd("some-other-model", Usage()) is None
         assert ledger_cost(ledger) is None
-        assert describe_cost(ledger) == "unknown: no list price for some-other-model"
+        assert describe_cost(ledger) == (
+            "unknown price: no price for some-other-model is configured "
+            "(2,000 prompt and 200 output tokens)"
+        )
 
     def test_a_ledger_adds_its_models_costs(self) -> None:
         ledger = UsageLedger()

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from digest.claude.check import Checker, CheckReport, is_coined, normalize_id, vocabulary
-from digest.claude.prompt import (
+from digest.llm.check import Checker, CheckReport, is_coined, normalize_id, vocabulary
+from digest.llm.prompt import (
     DATA_NOTICE,
     data_text,
     earlier_digest_text,
@@ -18,7 +18,7 @@ from digest.claude.prompt import (
     rules,
     system_blocks,
 )
-from digest.claude.schema import DraftItem
+from digest.llm.schema import DraftItem
 from digest.model import cite
 from digest.offline.engine import OfflineEngine
 from digest.synthesis import History

@@ -22,7 +22,7 @@ from bot.cli import main
 from bot.config import parse_config
 from bot.errors import ConfigError
 from bot.wiring import choose_synthesizer
-from digest.claude.engine import ClaudeEngine
+from digest.llm.engine import LLMEngine
 from digest.offline.engine import OfflineEngine
 from storage import open_corpus
 from tests.conftest import SHARED_ARXIV
@@ -156,7 +156,7 @@ class TestChooseSynthesizer:
     def test_auto_with_a_key_is_claude(self) -> None:
         engine = choose_synthesizer(self.config("auto", "x"))
 
-        assert isinstance(engine, ClaudeEngine)
+        assert isinstance(engine, LLMEngine)
         assert engine.name == "claude-sonnet-5-5"
 
     def test_auto_without_a_key_is_offline(self) -> None:
@@ -180,7 +180,7 @@ class TestChooseSynthesizer:
 
         engine = choose_synthesizer(config)
 
-        assert isinstance(engine, ClaudeEngine)
+        assert isinstance(engine, LLMEngine)
         assert engine.name == "claude-opus-5-5"
         assert engine.settings.max_input_tokens == 90_000
         assert engine.settings.map_model == "claude-haiku-5-5"

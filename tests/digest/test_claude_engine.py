@@ -15,15 +15,16 @@ from typing import Any
 
 import pytest
 
-from digest.claude.budget import REPAIR_MARGIN
-from digest.claude.cost import cost_usd
-from digest.claude.engine import ClaudeEngine, ClaudeSettings
-from digest.claude.prompt import DATA_NOTICE
-from digest.llm import LLMClient, LLMSettings
+from digest.claude.client import LLMClient, LLMSettings
+from digest.errors import SynthesisFailed
+from digest.llm.budget import REPAIR_MARGIN
+from digest.llm.cost import cost_usd
+from digest.llm.engine import EngineSettings, LLMEngine
+from digest.llm.prompt import DATA_NOTICE
 from digest.model import SECTION_KEYS, Digest, cite
 from digest.offline.engine import OfflineEngine, catalog
 from digest.offline.overview import OFFLINE_ENGINE
-from digest.service import DigestService, SynthesisFailed
+from digest.service import DigestService
 from digest.synthesis import SynthesisRequest
 from digest.topics import POST_TRAIN, TopicCatalog
 from digest.windows import Window
@@ -37,7 +38,7 @@ WINDOW_B, PAPERS_B = load_week(WEEK_B)
 IDS_A = {p.id for p in PAPERS_A}
 GENERATED_AT = datetime(2026, 6, 16, 7, 0, tzinfo=UTC)
 API_KEY = "sk-ant-test-do-not-log"
-MODEL = ClaudeSettings().model
+MODEL = EngineSettings().model
 
 
 class Sleeps(list):
@@ -65,15 +66,15 @@ def make_engine(
     *,
     max_retries: int = 2,
     timeout: float = 5.0,
-    settings: ClaudeSettings | None = None,
-) -> ClaudeEngine:
+    settings: EngineSettings | None = None,
+) -> LLMEngine:
     """The engine as the CLI wires it, pointed at the stand-in (or any URL)."""
     url = fake if isinstance(fake, str) else fake.base_url
     llm = LLMSettings(
         api_key=API_KEY, base_url=url, timeout_seconds=timeout, max_retries=max_retries
     )
     wait = sleeps if sleeps is not None else Sleeps()
-    return ClaudeEngine(LLMClient(llm, sleep=wait), settings or ClaudeSettings())
+    return LLMEngine(LLMClient(llm, sleep=wait), settings or EngineSettings())
 
 
 def week_request(
@@ -128,7 +129,7 @@ def metadata(digest: Digest) -> dict[str, str]:
     return {i.heading: i.text for i in section.items}
 
 
-def service_with(corpus: Corpus, engine: ClaudeEngine, papers: tuple[Paper, ...]) -> DigestService:
+def service_with(corpus: Corpus, engine: LLMEngine, papers: tuple[Paper, ...]) -> DigestService:
     corpus.store_papers(papers, "post-train", [p.id for p in papers])
     return DigestService(
         corpus, TopicCatalog.with_builtins(), synthesizer=engine, clock=lambda: GENERATED_AT
@@ -165,7 +166,7 @@ class TestGoodAnswer:
 
         body = fake.messages[0].body
         assert body["model"] == MODEL
-        assert body["max_tokens"] == ClaudeSettings().max_output_tokens
+        assert body["max_tokens"] == EngineSettings().max_output_tokens
         assert "temperature" not in body
         assert body["output_config"]["format"]["type"] == "json_schema"
         assert set(body["output_config"]["format"]["schema"]["$defs"]["DraftSections"]
@@ -224,7 +225,7 @@ class TestGoodAnswer:
         assert meta["Cache-write tokens"] == f"{seen.cache_write_tokens:,}"
         assert meta["Cache-read tokens"] == "0"
         assert seen.cache_write_tokens > 0
-        from digest.llm import Usage
+        from digest.llm.usage import Usage
 
         expected = cost_usd(
             MODEL,
@@ -282,7 +283,9 @@ class TestCitationCheck:
         assert f"{cite(b)} also reports ablations." in mixed.text
         assert INVENTED_NAME not in [i.heading for i in digest.section("themes").items]
         check = metadata(digest)["Citation check"]
-        assert f"not in the window removed ({INVENTED_ID})" in check
+        assert "1 cited id not in the window removed" in check
+        # Reported by count: the removed id itself reaches no output, Run Metadata included.
+        assert INVENTED_ID not in digest.to_json()
         assert "1 item left without a valid citation dropped" in check
 
     def test_a_section_left_empty_gets_one_refill_read_from_the_cache(
@@ -638,14 +641,14 @@ class TestMapReduce:
         one reduce request on the main model; no request exceeds the budget."""
         papers = generated_week()
         budget = 5_000
-        engine = make_engine(fake, settings=ClaudeSettings(max_input_tokens=budget))
+        engine = make_engine(fake, settings=EngineSettings(max_input_tokens=budget))
 
         plan = engine.plan(week_request(papers))
 
         digest = engine.synthesize(week_request(papers))
 
         *maps, reduce = fake.messages
-        settings = ClaudeSettings()
+        settings = EngineSettings()
         assert plan.mode == "map-reduce" and len(maps) == len(plan.chunks) >= 2
         assert len(fake.messages) == plan.requests <= plan.request_bound
         assert {m.body["model"] for m in maps} == {settings.map_model}
@@ -668,7 +671,7 @@ class TestMapReduce:
     def test_invented_ids_in_map_notes_never_reach_the_reduce(self, fake: FakeAnthropic) -> None:
         """Map notes pass the same check: the reduce request is never shown an invented id."""
         fake.invent = True
-        engine = make_engine(fake, settings=ClaudeSettings(max_input_tokens=5_000))
+        engine = make_engine(fake, settings=EngineSettings(max_input_tokens=5_000))
 
         digest = engine.synthesize(week_request(generated_week()))
 
@@ -683,7 +686,7 @@ class TestMapReduce:
         fake.queue(Reply.answer(good_digest))
         estimate = make_engine(fake).plan(week_request()).prompt_tokens
         engine = make_engine(
-            fake, settings=ClaudeSettings(max_input_tokens=estimate + REPAIR_MARGIN)
+            fake, settings=EngineSettings(max_input_tokens=estimate + REPAIR_MARGIN)
         )
 
         digest = engine.synthesize(week_request())

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from digest.claude.schema import ClusterNotes, DigestDraft
-from digest.llm import output_format
+from digest.claude.client import output_format
+from digest.llm.schema import ClusterNotes, DigestDraft
 from tests.conftest import REPO
 from tests.fakes.anthropic_server import (
     INVENTED_ID,

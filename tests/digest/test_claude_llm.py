@@ -1,4 +1,4 @@
-"""digest.llm: the shared client of the Messages API, against the loopback stand-in."""
+"""digest.claude.client: the shared client of the Messages API, against the loopback stand-in."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from collections.abc import Iterator
 import pytest
 from pydantic import BaseModel
 
-from digest.llm import (
-    LLMClient,
-    LLMOutputInvalid,
-    LLMRejected,
-    LLMSettings,
-    LLMUnavailable,
-    Usage,
-)
+from digest.claude.client import LLMClient, LLMSettings
+from digest.errors import LLMOutputInvalid, LLMRejected, LLMUnavailable
+from digest.llm.usage import Usage
 from tests.digest.test_claude_engine import API_KEY, Sleeps
 from tests.fakes.anthropic_server import FakeAnthropic, Reply
 

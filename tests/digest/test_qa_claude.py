@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from digest.llm import LLMClient, LLMSettings
+from digest.claude.client import LLMClient, LLMSettings
 from digest.qa import QuestionAnswerer, answer_json, plain_text
-from digest.qa.claude import ClaudeAnswerer, ClaudeAnswerSettings
 from digest.qa.fulltext import FullTextFetcher
+from digest.qa.llm import AnswerSettings, LLMAnswerer
 from storage import Corpus
 from tests.digest.test_qa_answer import HERON, KESTREL, LANTERN, MENTION, rendered
 from tests.digest.test_qa_fulltext import HTML, Route, StaticServer
@@ -24,16 +24,16 @@ def fake() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture
-def writer(fake: FakeAnthropic) -> ClaudeAnswerer:
+def writer(fake: FakeAnthropic) -> LLMAnswerer:
     client = LLMClient(
         LLMSettings(api_key="test-key", base_url=fake.base_url, max_retries=1),
         sleep=lambda _: None,
     )
-    return ClaudeAnswerer(client, ClaudeAnswerSettings(model="claude-test"))
+    return LLMAnswerer(client, AnswerSettings(model="claude-test"))
 
 
 @pytest.fixture
-def qa(corpus: Corpus, writer: ClaudeAnswerer) -> QuestionAnswerer:
+def qa(corpus: Corpus, writer: LLMAnswerer) -> QuestionAnswerer:
     corpus.upsert_papers([LANTERN, KESTREL, HERON])
     return QuestionAnswerer(corpus, writer=writer)
 
@@ -116,7 +116,7 @@ class TestClaudeAnswers:
         assert fake.messages == []
 
     def test_a_question_about_one_paper_sends_full_text_passages(
-        self, corpus: Corpus, writer: ClaudeAnswerer, fake: FakeAnthropic
+        self, corpus: Corpus, writer: LLMAnswerer, fake: FakeAnthropic
     ) -> None:
         corpus.upsert_papers([LANTERN])
         with StaticServer() as server:

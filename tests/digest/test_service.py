@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 import pytest
 
 from digest.arxiv_source import ArxivSettings, ArxivSource
-from digest.errors import DigestError, UnknownTopic
+from digest.errors import DigestError, SynthesisFailed, UnknownTopic
 from digest.model import Digest, Item, Section, cite
 from digest.render import to_text
-from digest.service import DigestService, SynthesisFailed
+from digest.service import DigestService
 from digest.synthesis import SynthesisRequest
 from digest.topics import TopicCatalog
 from digest.windows import Window
