@@ -117,8 +117,8 @@ class DigestService:
 
     def _synthesize(self, request: SynthesisRequest) -> Digest:
         engine = self.synthesizer or self.offline
-        if engine is self.offline:
-            return self._offline(request)
+        if isinstance(engine, OfflineEngine):
+            return self._offline(request, engine)
         try:
             return engine.synthesize(request)
         except SynthesisFailed as err:
@@ -127,8 +127,8 @@ class DigestService:
             note = f"{engine.name} failed ({err}); the offline engine wrote this digest instead"
             return with_note(digest, note, heading="Fallback")
 
-    def _offline(self, request: SynthesisRequest) -> Digest:
-        digest = self.offline.synthesize(request)
+    def _offline(self, request: SynthesisRequest, engine: OfflineEngine | None = None) -> Digest:
+        digest = (engine or self.offline).synthesize(request)
         if self.language.split("-")[0].lower() != "en":
             note = (
                 f'The offline engine writes English only; language = "{self.language}" '
