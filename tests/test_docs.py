@@ -44,3 +44,22 @@ def test_every_environment_variable_the_config_reads_is_documented() -> None:
     source = (REPO / "bot" / "config.py").read_text()
     for variable in set(re.findall(r'"((?:DIGESTBOT|SLACK|DISCORD|ANTHROPIC)_[A-Z_]+)"', source)):
         assert variable in README, variable
+
+
+def test_the_model_set_ups_are_three_lines_of_valid_config() -> None:
+    """README "Language models": OpenAI, Ollama and vLLM, three config lines each, that
+    parse into the openai engine (a local server without a key is fine)."""
+    import tomllib
+
+    from bot.config import parse_config
+    from bot.wiring import llm_engine
+
+    section = README.split("## Language models", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 3
+    for block in blocks:
+        assert len(block.strip().splitlines()) == 3, block
+        config = parse_config(tomllib.loads(block), env={"OPENAI_API_KEY": "sk-x"})
+        assert llm_engine(config) == "openai"
+    urls = [parse_config(tomllib.loads(b), env={}).openai.base_url for b in blocks[1:]]
+    assert urls == ["http://localhost:11434/v1", "http://localhost:8000/v1"]

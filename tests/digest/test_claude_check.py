@@ -37,6 +37,78 @@ def checker() -> Checker:
     return Checker(PAPERS, NAMES)
 
 
+OUTSIDE = "2605.99999"
+OUTSIDE_FORMS = [
+    OUTSIDE,
+    f"{OUTSIDE}v3",
+    f"arXiv:{OUTSIDE}",
+    f"arXiv: {OUTSIDE}v2",
+    f"arXiv {OUTSIDE}",
+    f"[{OUTSIDE}]",
+    f"[[{OUTSIDE}]]",
+    f"[[arXiv:{OUTSIDE}v2]]",
+    f"[arXiv:{OUTSIDE}]",
+    f"(arXiv:{OUTSIDE})",
+    f"https://arxiv.org/abs/{OUTSIDE}v2",
+    f"arxiv.org/pdf/{OUTSIDE}.pdf",
+    f"<https://arxiv.org/abs/{OUTSIDE}|the paper>",
+    f"[the paper](https://arxiv.org/abs/{OUTSIDE})",
+    f"[{OUTSIDE}, 2605.88888]",
+    f"id{OUTSIDE}",  # no form anyone foresaw: the last guard drops the sentence
+    "hep-th/9901001",
+    "arXiv:math.GT/0309136v1",
+]
+
+
+class TestIdsInAnyForm:
+    """Issue 13: every arXiv-id-shaped string is a window paper's citation or is removed
+    with its sentence, and the report counts it."""
+
+    @pytest.mark.parametrize("form", OUTSIDE_FORMS)
+    def test_an_id_outside_the_window_goes_with_its_sentence(
+        self, checker: Checker, form: str
+    ) -> None:
+        text, _ = checker.text(f"{cite(A)} is solid. The best result is {form}, by far.")
+
+        assert text == f"{cite(A)} is solid."
+        report = checker.report
+        assert report.removed_ids or report.stray_ids
+        assert "removed" in report.summary()
+        assert OUTSIDE not in report.summary() and "9901001" not in report.summary()
+
+    @pytest.mark.parametrize("form", OUTSIDE_FORMS)
+    def test_an_id_outside_the_window_is_cut_from_a_heading(
+        self, checker: Checker, form: str
+    ) -> None:
+        heading = checker.heading(f"Reward models {form}")
+
+        assert heading.startswith("Reward models")
+        assert OUTSIDE not in heading and "9901001" not in heading and "0309136" not in heading
+
+    @pytest.mark.parametrize(
+        "form",
+        ["{id}", "{id}v2", "arXiv:{id}", "[{id}]", "[arXiv:{id}v1]", "https://arxiv.org/abs/{id}"],
+    )
+    def test_a_window_paper_in_any_form_becomes_its_citation(
+        self, checker: Checker, form: str
+    ) -> None:
+        text, _ = checker.text(f"Read {form.format(id=A)} first.")
+
+        assert text == f"Read {cite(A)} first."
+        assert checker.report.converted == 1
+        assert "turned into citation markers" in checker.report.summary()
+
+    def test_a_bracketed_list_keeps_the_window_papers(self, checker: Checker) -> None:
+        text, _ = checker.text(f"Both [{A}, {OUTSIDE}; arXiv:{B}] agree.")
+
+        assert text == f"Both {cite(A)}, {cite(B)} agree."
+
+    def test_numbers_that_are_not_ids_stay(self, checker: Checker) -> None:
+        text, _ = checker.text(f"{cite(A)} gains 12.5 points on 1,000 prompts in 2026.")
+
+        assert text == f"{cite(A)} gains 12.5 points on 1,000 prompts in 2026."
+
+
 class TestText:
     def test_ids_outside_the_window_are_removed_and_reported(self, checker: Checker) -> None:
         """A marker of an unknown id goes; a sentence citing only unknown ids goes whole."""
