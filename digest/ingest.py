@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.arxiv_source import ArxivSource, Progress
+from digest.clock import Clock, utc_now
 from digest.errors import FeedError
 from digest.feed import read_feed_file
 from digest.topics import Topic
 from digest.windows import Window, is_settled
 from storage import Corpus, FetchRecord, UpsertCounts
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from digest.arxiv_source import ArxivSource, Progress
+from digest.clock import Clock, utc_now
 from digest.errors import DigestError, SynthesisFailed
-from digest.ingest import Clock, IngestReport, ensure_window, utc_now
+from digest.ingest import IngestReport, ensure_window
 from digest.model import Digest, restrict_citations, with_note
 from digest.offline.engine import OfflineEngine
 from digest.synthesis import History, SynthesisRequest, Synthesizer

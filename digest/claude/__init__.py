@@ -1,2 +1,3 @@
-"""The Claude engine: digests written by Claude through the Anthropic API, checked against
-the window's papers, with the offline engine standing in for anything that fails."""
+"""The transport to Claude through the Anthropic Messages API (`client.py`) for the
+language-model engine of `digest.llm`: prompts, schema, plan, check and cost are shared
+with the OpenAI-compatible transport (`digest.openai`)."""
