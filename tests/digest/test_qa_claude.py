@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.config import parse_config
+from bot.wiring import answer_writer
 from digest.claude.client import LLMClient, LLMSettings
 from digest.qa import QuestionAnswerer, answer_json, plain_text
 from digest.qa.fulltext import FullTextFetcher
@@ -116,13 +118,19 @@ class TestClaudeAnswers:
         assert fake.messages == []
 
     def test_a_question_about_one_paper_sends_full_text_passages(
-        self, corpus: Corpus, writer: LLMAnswerer, fake: FakeAnthropic
+        self, corpus: Corpus, fake: FakeAnthropic
     ) -> None:
+        """The answerer built the production way (`bot.wiring.answer_writer` with the
+        fetcher) sends passages: issue 13 item 4, it used to be built without them."""
+        config = parse_config(
+            {"digest": {"engine": "claude"}, "anthropic": {"base_url": fake.base_url}},
+            env={"ANTHROPIC_API_KEY": "test-key"},
+        )
         corpus.upsert_papers([LANTERN])
         with StaticServer() as server:
             server.routes["/html/2606.09001"] = Route(HTML)
             fetcher = FullTextFetcher(corpus, server.settings())
-            writer.fulltext = fetcher
+            writer = answer_writer(config, fetcher)
             QuestionAnswerer(corpus, fulltext=fetcher, writer=writer).answer(
                 "which benchmark does Lanternfish evaluate on?"
             )
