@@ -11,7 +11,7 @@ Cache-weighted characters count every prompt character as billed: a prefix read 
 cache at 0.1, a prefix written to it at 1.25, the rest at 1. Targets for <= 300 papers:
 <= 3 requests, weighted characters <= 1.5x the window's abstract characters, and every
 request after the first reading the shared prefix from the cache. For 2,000 papers: requests
-within K + ceil(T / C) + 1 (digest/claude/budget.py) and no request over the input budget.
+within K + ceil(T / C) + 1 (digest/llm/budget.py) and no request over the input budget.
 Output tokens are the stand-in's (its answers are shorter than Claude's), so the worst case
 with every answer at its max_tokens is printed too.
 
@@ -171,7 +171,7 @@ def main() -> int:
         "Claude engine: requests, prompt characters, cache and cost (loopback stand-in)",
         [
             "weighted chars: cache reads x0.1, cache writes x1.25, the rest x1 (as billed)",
-            "cost: the stand-in's token counts at the list prices of digest/claude/cost.py",
+            "cost: the stand-in's token counts at the list prices of digest/llm/cost.py",
             "worst case: the same prompts with every answer at its max_tokens",
             f"input budget {EngineSettings().max_input_tokens:,} tokens a request",
         ],

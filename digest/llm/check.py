@@ -132,8 +132,8 @@ class CheckReport:
             parts.append(f"{plural(len(ids), 'cited id')} not in the window removed")
         if self.stray_ids:
             parts.append(
-                f"{plural(len(self.stray_ids), 'sentence')} with an id-shaped string in no "
-                "citable form removed"
+                f"{plural(len(self.stray_ids), 'id-shaped string')} in no citable form removed "
+                "(with the sentence)"
             )
         if self.dropped_uncited:
             parts.append(
@@ -149,15 +149,17 @@ class CheckReport:
             parts.append(
                 f"{plural(self.dropped_items, 'item')} left without a valid citation dropped"
             )
+        converted = ""
         if self.converted:
-            parts.append(
+            converted = (
                 f"{plural(self.converted, 'id')} written as a bare id, arXiv: id, bracket or "
                 "link turned into citation markers first"
             )
-        if not parts or (parts[-1].endswith("markers first") and len(parts) == 1):
-            return "every citation is a paper of this window; nothing was removed" + (
-                f" ({parts[0]})" if parts else ""
-            )
+        if not parts:
+            clean = "every citation is a paper of this window; nothing was removed"
+            return f"{clean} ({converted})" if converted else clean
+        if converted:
+            parts.append(converted)
         return "; ".join(parts)
 
     def log_text(self) -> str:
