@@ -130,7 +130,7 @@ class LLMClient:
                 model=model,
                 system=system,  # type: ignore[arg-type]
                 messages=messages,  # type: ignore[arg-type]
-                output_config={"format": output_format(output_model)},  # type: ignore[typeddict-item]
+                output_config={"format": output_format(output_model)},  # type: ignore[arg-type]
             )
         except anthropic.AnthropicError as err:
             raise self._translate(err, 1, Usage(requests=1)) from None

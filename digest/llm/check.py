@@ -260,8 +260,8 @@ class Checker:
             if name[0] in '“"':
                 # A quoted title or name of the cited paper, or of no paper of the window.
                 inner = _squash(name[1:-1])
-                own = {_squash(self.names.get(paper, "")), _squash(self.titles.get(paper, ""))}
-                return "" if inner in own or self.unknown_names(name[1:-1]) else match.group(0)
+                forms = {_squash(self.names.get(paper, "")), _squash(self.titles.get(paper, ""))}
+                return "" if inner in forms or self.unknown_names(name[1:-1]) else match.group(0)
             if not is_coined(name):
                 return match.group(0)
             own = self.names.get(paper, "")

@@ -34,8 +34,16 @@ System = list[dict[str, Any]]  # text blocks; a block may carry Anthropic's cach
 class Transport(Protocol):
     """One API: structured answers validated against a pydantic model, with usage."""
 
-    provider: str  # "Anthropic API", "OpenAI-compatible API at http://..."
-    counts_tokens: bool  # whether `count_tokens` asks the API (else the engine estimates)
+    @property
+    def provider(self) -> str:
+        """Who answers, for Run Metadata: "the Anthropic API", "the OpenAI-compatible API
+        at http://localhost:11434/v1"."""
+        ...
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether `count_tokens` asks the API (else the engine plans by its estimate)."""
+        ...
 
     def structured(
         self,

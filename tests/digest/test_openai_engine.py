@@ -193,7 +193,9 @@ class TestIdsCannotSlipThrough:
 
         a, b, c = fake.requests[0].ids[:3]
         assert f"Also read [[{a}]] and [[{b}]]." in digest.gist
-        theme = digest.section("themes").items[0]
+        themes = digest.section("themes")
+        assert themes is not None
+        theme = themes.items[0]
         assert f"[[{c}]]" in theme.text and "arxiv.org" not in theme.text
         assert OUTSIDE not in theme.heading
         assert "turned into citation markers" in metadata(digest)["Citation check"]
@@ -226,7 +228,8 @@ class TestStructuredOutput:
 
         assert [r.response_format for r in fake.requests] == ["json_schema", "json_object", ""]
         assert [r.status for r in fake.requests] == [400, 400, 200]
-        assert set(digest.all_citations()) <= IDS_A and digest.section("themes").items
+        themes = digest.section("themes")
+        assert set(digest.all_citations()) <= IDS_A and themes is not None and themes.items
 
     def test_invalid_json_then_one_repair(self, fake: FakeOpenAI) -> None:
         fake.queue(Reply.text('{"gist": "cut'), Reply.default())
