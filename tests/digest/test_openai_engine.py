@@ -19,6 +19,7 @@ from bot.config import parse_config
 from bot.errors import ConfigError
 from bot.wiring import answer_writer, choose_synthesizer, digest_service
 from digest.claude.client import LLMClient, LLMSettings
+from digest.errors import SynthesisFailed
 from digest.llm.cost import Price
 from digest.llm.engine import EngineSettings, LLMEngine
 from digest.model import Digest
@@ -298,9 +299,26 @@ class TestFaults:
         stored = corpus.get_digest(digest_id)
         assert stored is not None and Digest.from_json(stored.body) == digest
 
-    def test_a_rejected_key_is_not_retried(self, fake: FakeOpenAI) -> None:
-        from digest.errors import SynthesisFailed
+    def test_a_stalled_server_times_out_and_is_retried(self, fake: FakeOpenAI) -> None:
+        sleeps = Sleeps()
+        fake.always(Reply.stall(5))
+        engine = LLMEngine(
+            client_for(fake, sleeps, timeout_seconds=0.3), EngineSettings(model=MODEL)
+        )
 
+        with pytest.raises(SynthesisFailed, match=r"no answer within the 0\.3 s timeout"):
+            engine.synthesize(week_request())
+        assert len(fake.requests) == 3 and len(sleeps) == 2
+
+    def test_a_server_that_is_down_fails_the_engine(self) -> None:
+        with FakeOpenAI(api_key=None) as gone:
+            url = gone.base_url
+        client = OpenAIClient(OpenAISettings(base_url=url, max_retries=1), sleep=Sleeps())
+
+        with pytest.raises(SynthesisFailed, match="could not be reached"):
+            LLMEngine(client, EngineSettings(model=MODEL)).synthesize(week_request())
+
+    def test_a_rejected_key_is_not_retried(self, fake: FakeOpenAI) -> None:
         engine = LLMEngine(client_for(fake, api_key="sk-wrong"), EngineSettings(model=MODEL))
         with pytest.raises(SynthesisFailed, match="refused the API key") as failed:
             engine.synthesize(week_request())

@@ -72,6 +72,21 @@ class TestBuild:
         assert stored[0].body == digest.to_json()
         assert Digest.from_json(stored[0].body) == digest
 
+    def test_build_stored_returns_the_id_of_the_row_it_saved(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """Issue 16: the id comes from the save itself, not a second look-up (which could
+        find another build's row of the same window)."""
+        service = make_service(corpus, fake)
+
+        first, first_id = service.build_stored("post-train", WINDOW_A)
+        second, second_id = service.build_stored("post-train", WINDOW_A, fetch=False)
+
+        assert first_id != second_id
+        for digest, digest_id in ((first, first_id), (second, second_id)):
+            stored = corpus.get_digest(digest_id)
+            assert stored is not None and stored.body == digest.to_json()
+
     def test_next_window_compares_with_the_stored_digest(
         self, corpus: Corpus, fake: FakeArxiv
     ) -> None:
