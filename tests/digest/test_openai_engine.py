@@ -390,6 +390,32 @@ class TestWiring:
         assert "in German" in system
         assert set(answer_json(answer)["papers"]) <= {LANTERN.id, KESTREL.id, HERON.id}
 
+    def test_ids_in_any_form_never_reach_an_answer(
+        self, fake: FakeOpenAI, corpus: Corpus
+    ) -> None:
+        corpus.upsert_papers([LANTERN, KESTREL, HERON])
+        fake.queue(
+            Reply.answer(
+                {
+                    "answer": f"[{HERON.id}] detects reward hacking with probes. It beats "
+                    f"[{OUTSIDE}] and arXiv:{OUTSIDE_2} by far.\n\n"
+                    f"- See also https://arxiv.org/abs/{OUTSIDE}v2 for details.",
+                    "papers": [HERON.id, f"arXiv:{OUTSIDE}"],
+                }
+            )
+        )
+        writer = answer_writer(config_for(fake.base_url))
+        assert writer is not None
+
+        qa = QuestionAnswerer(corpus, writer=writer)
+        answer = qa.answer("which papers are about reward hacking?")
+
+        data = answer_json(answer)
+        assert answer.engine == "gpt-5-mini"
+        assert OUTSIDE not in json.dumps(data) and OUTSIDE_2 not in json.dumps(data)
+        assert data["papers"] == [HERON.id]
+        assert "detects reward hacking with probes" in data["answer"]
+
     def test_the_production_answerer_gets_the_full_text_passages(
         self, fake: FakeOpenAI, corpus: Corpus
     ) -> None:
