@@ -21,8 +21,6 @@ from storage import Corpus
 log = logging.getLogger(__name__)
 HISTORY_WEEKS = 4  # how far back "What Is New" looks (in weeks, and in earlier digests)
 
-__all__ = ["HISTORY_WEEKS", "DigestService", "SynthesisFailed"]  # SynthesisFailed: digest.errors
-
 
 @dataclass
 class DigestService:
