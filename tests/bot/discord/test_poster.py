@@ -288,7 +288,7 @@ class TestNotices:
             "Weekly digest failed",
             (Block("paragraph", (Span("arXiv was down @everyone."),)),),
         )
-        ids = poster.post_messages(str(CHANNEL_ID), [notice])
+        ids = poster.post_reply(str(CHANNEL_ID), [notice])
         sent = fake.messages(CHANNEL_ID)
         assert [m["id"] for m in sent] == ids
         assert sent[0]["content"].startswith("**Weekly digest failed**")
