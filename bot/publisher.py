@@ -137,11 +137,15 @@ class Publisher:
         with self._guard:
             self._posters[poster.platform] = poster
 
-    def poster(self, platform: str) -> Poster:
+    def poster(self, channel: str) -> Poster:
+        """The poster for a channel like "slack:C0123"; PlatformError when there is none."""
+        platform, _ = split_channel(channel)
         with self._guard:
             poster = self._posters.get(platform)
         if poster is None:
-            raise PlatformError(f"no {platform} connection is running, so it cannot be posted to")
+            raise PlatformError(
+                f"no {platform} connection is running, so {channel} cannot be posted to"
+            )
         return poster
 
     # -- the rule -----------------------------------------------------------------------------
@@ -200,8 +204,7 @@ class Publisher:
     ) -> Publication:
         """Post (or finish posting) topic's digest of the window to `channel`, exactly once;
         with `force`, a newly built digest as a new thread."""
-        platform, _ = split_channel(channel)  # a malformed channel fails before any work
-        poster = self.poster(platform)
+        poster = self.poster(channel)  # a malformed channel fails before any work
         key = LedgerKey(channel, topic, window.since, window.until)
         with self._lock(key):
             chosen = self.choose(

@@ -7,7 +7,7 @@ import argparse
 import re
 
 from bot.cli import build_parser
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 README = (REPO / "README.md").read_text()
 MAKEFILE = (REPO / "Makefile").read_text()

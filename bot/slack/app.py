@@ -52,6 +52,7 @@ MAX_BODY = 1 << 20  # bytes of an HTTP-mode request we read; Slack's payloads ar
 WORKING = "Working on it: building a digest takes a moment when its week is not fetched yet."
 OOPS = "Something went wrong inside digestbot; the details are in its log."
 
+
 class Jobs(Executor):
     """A worker pool that knows when it is idle. The bot runs two: Bolt's listeners (which
     only ack and hand over) and the slow work behind them, so that digests being built can
@@ -189,9 +190,7 @@ class SlackBot:
             return
         if publication.outcome.already_posted:
             # A new thread speaks for itself; only "nothing new was posted" needs saying.
-            self._ephemeral(
-                origin, render_messages([publication.message()], self.poster.permalink)
-            )
+            self._ephemeral(origin, render_messages([publication.message()], self.poster.permalink))
 
     def _public(self, origin: Origin, messages: list[SlackMessage]) -> None:
         try:

@@ -26,9 +26,10 @@ from bot.scheduler import last_fire_time
 from digest.topics import POST_TRAIN
 from digest.windows import default_window
 from storage import FetchRecord, open_corpus
-from tests.bot.jobstore import record_pending_job
-from tests.conftest import REPO, make_paper
 from tests.fakes.slack_server import FakeSlack
+from tests.support.jobstore import record_pending_job
+from tests.support.papers import make_paper
+from tests.support.paths import REPO
 
 SECRET = "signing-secret-for-tests"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.config import Subscription
+from bot.publisher import Publisher
 from bot.runtime import Runtime
 from bot.scheduler import Due
 from digest.arxiv_source import ArxivSettings, ArxivSource
@@ -16,8 +17,8 @@ from digest.topics import POST_TRAIN, TopicCatalog
 from digest.windows import Window
 from storage import FetchRecord
 from storage.ledger import PostLedger
-from tests.conftest import make_paper
 from tests.fakes.poster import Crash, FakePoster
+from tests.support.papers import make_paper
 
 MONDAY_NINE = datetime(2026, 6, 8, 7, 0, tzinfo=UTC)  # 09:00 in Berlin
 WINDOW = Window(date(2026, 6, 1), date(2026, 6, 7))
@@ -46,13 +47,13 @@ def runtime(corpus):
         corpus, TopicCatalog.with_builtins(), unreachable, clock=lambda: MONDAY_NINE
     )
     notices: list[str] = []
-    made = Runtime(service, PostLedger(corpus), {"slack": FakePoster()}, notices.append)
+    made = Runtime(Publisher(service, PostLedger(corpus), [FakePoster()]), notices.append)
     made.notices = notices  # type: ignore[attr-defined]
     return made
 
 
 def poster(runtime) -> FakePoster:
-    return runtime.posters["slack"]
+    return runtime.publisher.poster("slack:C1")
 
 
 class TestWeeklyRun:
@@ -107,5 +108,5 @@ class TestResume:
         keys = [m.key for m in sent]
         assert len(keys) == len(set(keys)) == 9
         # The catalog of the resumed thread is the one the first run started with.
-        assert len(runtime.service.corpus.digests("post-train")) == 1
+        assert len(runtime.publisher.service.corpus.digests("post-train")) == 1
         assert runtime.resume_unfinished() == 0

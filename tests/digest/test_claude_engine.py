@@ -24,27 +24,16 @@ from digest.model import SECTION_KEYS, Digest, cite
 from digest.offline.engine import OfflineEngine, catalog
 from digest.offline.overview import OFFLINE_ENGINE
 from digest.service import DigestService, SynthesisFailed
-from digest.synthesis import SynthesisRequest
-from digest.topics import POST_TRAIN, TopicCatalog
-from digest.windows import Window
+from digest.topics import TopicCatalog
 from storage import Corpus, Paper
-from tests.conftest import make_paper
-from tests.digest.test_offline_engine import WEEK_A, WEEK_B, load_week
 from tests.fakes.anthropic_server import INVENTED_ID, INVENTED_NAME, FakeAnthropic, Reply, Seen
+from tests.support.claude import API_KEY, GENERATED_AT, PAPERS_A, WINDOW_A, Sleeps, week_request
+from tests.support.papers import make_paper
+from tests.support.weeks import WEEK_B, load_week
 
-WINDOW_A, PAPERS_A = load_week(WEEK_A)
 WINDOW_B, PAPERS_B = load_week(WEEK_B)
 IDS_A = {p.id for p in PAPERS_A}
-GENERATED_AT = datetime(2026, 6, 16, 7, 0, tzinfo=UTC)
-API_KEY = "sk-ant-test-do-not-log"
 MODEL = ClaudeSettings().model
-
-
-class Sleeps(list):
-    """A `sleep` that records how long it was asked to wait, and does not wait."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -74,12 +63,6 @@ def make_engine(
     )
     wait = sleeps if sleeps is not None else Sleeps()
     return ClaudeEngine(LLMClient(llm, sleep=wait), settings or ClaudeSettings())
-
-
-def week_request(
-    papers: tuple[Paper, ...] = PAPERS_A, window: Window = WINDOW_A, **kwargs: Any
-) -> SynthesisRequest:
-    return SynthesisRequest(POST_TRAIN, window, papers, GENERATED_AT, **kwargs)
 
 
 def item(heading: str, text: str, papers: list[str]) -> dict[str, Any]:

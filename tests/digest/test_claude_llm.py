@@ -15,8 +15,8 @@ from digest.llm import (
     LLMUnavailable,
     Usage,
 )
-from tests.digest.test_claude_engine import API_KEY, Sleeps
 from tests.fakes.anthropic_server import FakeAnthropic, Reply
+from tests.support.claude import API_KEY, Sleeps
 
 SYSTEM = [
     {"type": "text", "text": "You answer questions about papers."},
