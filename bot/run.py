@@ -119,11 +119,17 @@ def start(config: Config) -> Running:
     scheduler.start(subscriptions)
     running.started.append(f"scheduler ({len(subscriptions)} subscriptions)")
     running.heartbeat.start()
-    threading.Thread(target=runtime.resume_unfinished, name="resume", daemon=True).start()
+    threading.Thread(target=_resume, args=(runtime,), name="resume", daemon=True).start()
     log.info(
         "digestbot running: %s; heartbeat %s", ", ".join(running.started), running.heartbeat.path
     )
     return running
+
+
+def _resume(runtime: Runtime) -> None:
+    """Finish the posts a crash cut off, then say so (operators and tests wait for it)."""
+    finished = runtime.resume_unfinished()
+    log.info("start-up resume done: %d cut-off posts finished", finished)
 
 
 def _start_slack(

@@ -25,6 +25,9 @@ from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
 from tests.support.paths import REPO
 from tests.support.publishing import post_like_the_cli
 
+# Each case starts and kills a posting process.
+pytestmark = pytest.mark.slow
+
 MESSAGE = r"/channels/\d+/messages$"
 THREAD = r"/messages/\d+/threads$"
 CHANNEL = f"discord:{CHANNEL_ID}"

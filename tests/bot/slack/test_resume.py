@@ -18,6 +18,9 @@ from storage.ledger import PostLedger
 from tests.fakes.slack_server import FakeSlack
 from tests.support.slack import CHANNEL, build_digest, papers
 
+# Each case starts and kills a posting process.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[3]
 
 
