@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import parse_qsl
 
 import pytest
+from slack_bolt import BoltRequest
 
 from bot.errors import ConfigError, PlatformError
 from bot.slack.app import Jobs, build_app
@@ -239,9 +241,19 @@ class TestBuilding:
             build_app(router, config, publisher=publisher_for(router), env={})
 
     def test_socket_mode_does_not_need_the_signing_secret(self, fake, router) -> None:
+        """Built without it, the app acknowledges and answers what arrives over the socket
+        (unsigned there: the connection itself is authenticated)."""
         config = slack_config(fake.base_url, mode="socket", SLACK_SIGNING_SECRET="")
         built = build_app(router, config, publisher=publisher_for(router), env={})
-        built.close()
+        try:
+            body = dict(parse_qsl(command_body("help")))
+            response = built.dispatch(BoltRequest(body=body, mode="socket_mode"))
+            assert response.status == 200
+            assert built.wait_idle(10)
+            shown = [text for e in fake.ephemerals() for text in texts_of(e)]
+            assert any("/digest TOPIC" in text for text in shown), shown
+        finally:
+            built.close()
 
     def test_oauth_variables_would_change_the_app_and_are_refused(self, fake, router) -> None:
         env = {"SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"}
