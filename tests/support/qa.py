@@ -9,13 +9,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from digest.model import CatalogEntry, Digest
 from digest.qa import answer_messages
 from digest.qa.fulltext import FullTextSettings
 from digest.render import message_text
 from storage import Corpus, Paper
+from tests.fakes.loopback import Loopback, LoopbackServer
 from tests.support.papers import make_paper
 from tests.support.paths import FIXTURES
 
@@ -79,8 +80,36 @@ class Route:
     send_length: bool = True
 
 
+class _StaticHandler(BaseHTTPRequestHandler):
+    server: LoopbackServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        outer: StaticServer = self.server.fake
+        with outer._lock:
+            outer.requests.append(self.path)
+            outer.in_flight += 1
+            outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+        try:
+            route = outer.routes.get(self.path, Route(b"not found", 404))
+            time.sleep(route.delay)
+            self.send_response(route.status)
+            self.send_header("Content-Type", route.content_type)
+            if route.send_length:
+                self.send_header("Content-Length", str(len(route.body)))
+            self.end_headers()
+            self.wfile.write(route.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test)
+        finally:
+            with outer._lock:
+                outer.in_flight -= 1
+
+
 @dataclass
-class StaticServer:
+class StaticServer(Loopback):
     """A loopback HTTP server with scripted routes, recording what it was asked and how
     many requests it served at once."""
 
@@ -89,52 +118,14 @@ class StaticServer:
     in_flight: int = 0
     max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
 
-    def __enter__(self) -> StaticServer:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                with outer._lock:
-                    outer.requests.append(self.path)
-                    outer.in_flight += 1
-                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
-                try:
-                    route = outer.routes.get(self.path, Route(b"not found", 404))
-                    time.sleep(route.delay)
-                    self.send_response(route.status)
-                    self.send_header("Content-Type", route.content_type)
-                    if route.send_length:
-                        self.send_header("Content-Length", str(len(route.body)))
-                    self.end_headers()
-                    self.wfile.write(route.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
-                finally:
-                    with outer._lock:
-                        outer.in_flight -= 1
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll interval: shutdown() waits for it, once per test.
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+    def _new_server(self) -> LoopbackServer:
+        return LoopbackServer(0, _StaticHandler, self)
 
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def settings(self, **overrides: object) -> FullTextSettings:
         values: dict = {
