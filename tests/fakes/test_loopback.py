@@ -6,6 +6,8 @@ import socket
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
 from tests.fakes.loopback import Loopback, LoopbackServer
 
 
@@ -46,5 +48,5 @@ def test_serves_the_fake_then_releases_the_port() -> None:
     assert fake.stopped_hook == 1
     fake.stop()  # a second stop is harmless and does not run the hook again
     assert fake.stopped_hook == 1
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))  # the port is free again
+    with pytest.raises(ConnectionRefusedError):  # nothing listens there any more
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
