@@ -33,7 +33,6 @@ class Runtime:
         window_days: int = 7,
     ) -> None:
         self.publisher = publisher
-        self.ledger = publisher.ledger
         self.notify_admins = notify_admins
         self.window_days = window_days
 
@@ -69,7 +68,7 @@ class Runtime:
     def resume_unfinished(self) -> int:
         """Finish every post a crash cut off; returns how many were resumed."""
         resumed = 0
-        for key in self.ledger.unfinished():
+        for key in self.publisher.ledger.unfinished():
             try:
                 self.publisher.publish(key.topic, Window(key.since, key.until), key.channel)
                 resumed += 1
