@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_ARXIV = REPO.parent / "shared" / "data" / "arxiv"
+# DIGESTBOT_TEST_DATA points elsewhere (a worktree whose parent has no shared/), as
+# DIGESTBOT_BENCH_DATA does for the benchmarks.
+SHARED_ARXIV = Path(
+    os.environ.get("DIGESTBOT_TEST_DATA") or REPO.parent / "shared" / "data" / "arxiv"
+)
 FIXTURES = REPO / "tests" / "fixtures"
