@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 from lxml import etree
 
 from tests.fakes.loopback import Loopback, LoopbackServer
+from tests.support.paths import SHARED_ARXIV
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ARXIV_NS = "http://arxiv.org/schemas/atom"
@@ -60,9 +61,9 @@ _NON_WORD_RE = re.compile(r"[\W_]+")
 
 
 def shared_arxiv_dir() -> Path | None:
-    """Locate the shared real-arXiv data (``../shared/data/arxiv`` from the repo root), or None."""
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "arxiv"
-    return path if path.is_dir() else None
+    """Locate the shared real-arXiv data (``../shared/data/arxiv`` from the repo root, or
+    $DIGESTBOT_TEST_DATA), or None."""
+    return SHARED_ARXIV if SHARED_ARXIV.is_dir() else None
 
 
 def _utc(value: datetime, name: str) -> datetime:
