@@ -24,13 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.errors import PlatformError
+from bot.errors import BotError, PlatformError
 from bot.posting import Poster, PostOutcome, post_digest, split_channel
 from digest.arxiv_source import Progress
+from digest.errors import DigestError
 from digest.model import Digest
 from digest.render import Block, Message, Span
 from digest.service import DigestService
 from digest.windows import Window, is_settled
+from storage import StorageError
 from storage.corpus import StoredDigest
 from storage.ledger import LedgerKey, PostLedger
 
@@ -52,6 +54,16 @@ class PostRequest:
     topic: str
     window: Window
     force: bool = False
+
+    def failed(self, error: Exception) -> Message:
+        """What to tell whoever asked when one of `PUBLISH_ERRORS` stopped the post."""
+        text = f"I could not post the {self.topic} digest for {self.window} here: {error}"
+        return Message("reply", "", (Block("paragraph", (Span(text),)),))
+
+
+# What a publish can fail with that is not a bug: arXiv or the engine (DigestError), the
+# database (StorageError), the platform or a missing connection (BotError).
+PUBLISH_ERRORS = (BotError, DigestError, StorageError)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from bot.discord.api import (
 from bot.discord.poster import MAX_RATELIMIT_WAIT, DiscordPoster, new_client
 from bot.discord.render import escape, reply_contents
 from bot.errors import BotError, ConfigError
-from bot.publisher import PostRequest, Publication, Publisher
+from bot.publisher import PUBLISH_ERRORS, PostRequest, Publication, Publisher
 from digest.safety import neutralize
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,13 @@ class DiscordHandlers:
         self, interaction: discord.Interaction, reply: Reply, context: Context
     ) -> None:
         if reply.post is not None:
-            publication = await self._post(reply.post, context)
+            try:
+                publication = await self._post(reply.post, context)
+            except PUBLISH_ERRORS as err:
+                log.warning("posting %s to %s failed: %s", reply.post.topic, context.channel, err)
+                contents = reply_contents([reply.post.failed(err)], interaction.guild_id)
+                await self._followups(interaction, contents, ephemeral=True)
+                return
             messages = [publication.message(), *reply.messages]
             contents = reply_contents(messages, interaction.guild_id)
             await self._followups(interaction, contents, ephemeral=False)
@@ -165,9 +171,12 @@ class DiscordHandlers:
         try:
             reply = await asyncio.to_thread(self._router.mention, message.content, context)
             if reply.post is not None:
-                publication = await self._post(reply.post, context)
                 guild = message.guild and message.guild.id
-                contents = reply_contents([publication.message()], guild)
+                try:
+                    publication = await self._post(reply.post, context)
+                    contents = reply_contents([publication.message()], guild)
+                except PUBLISH_ERRORS as err:
+                    contents = reply_contents([reply.post.failed(err)], guild)
             else:
                 contents = reply_contents(reply.messages, message.guild and message.guild.id)
         except BotError as err:

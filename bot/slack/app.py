@@ -34,14 +34,12 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.commands import Reply, Router, text_reply
 from bot.config import Config
-from bot.errors import BotError, ConfigError, PlatformError
-from bot.publisher import PostRequest, Publisher
+from bot.errors import ConfigError, PlatformError
+from bot.publisher import PUBLISH_ERRORS, PostRequest, Publisher
 from bot.slack.client import translate
 from bot.slack.events import Origin, from_command, from_mention, mention_key
 from bot.slack.poster import SlackPoster
 from bot.slack.render import SlackMessage, render_messages
-from digest.errors import DigestError
-from storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +182,9 @@ class SlackBot:
     def _deliver_digest(self, request: PostRequest, origin: Origin) -> None:
         try:
             publication = self.publisher.publish_request(request, origin.channel)
-        except (BotError, DigestError, StorageError) as err:
+        except PUBLISH_ERRORS as err:
             log.warning("posting %s to %s failed: %s", request.topic, origin.channel, err)
-            self._tell(origin, f"I could not post the {request.topic} digest here: {err}")
+            self._ephemeral(origin, render_messages([request.failed(err)]))
             return
         if publication.outcome.already_posted:
             # A new thread speaks for itself; only "nothing new was posted" needs saying.

@@ -175,6 +175,18 @@ class TestDigestCommand:
         assert followups[0].ephemeral
         assert "Missing Permissions" in followups[0].content
 
+    def test_a_digest_that_cannot_be_built_is_told_ephemerally(
+        self, chat: Transcript, fake: FakeDiscord
+    ) -> None:
+        """A window the corpus lacks and arXiv cannot give: nothing posted, and the user is
+        told which digest failed and why, privately."""
+        followups = chat.digest("post-train 2 weeks ago")
+        assert [f.ephemeral for f in followups] == [True]
+        content = followups[0].content
+        assert "I could not post the post-train digest for 2026-05-11" in content
+        assert "no arXiv source is configured" in content
+        assert fake.created() == []
+
 
 class TestQuestions:
     def test_ask_answers_publicly_with_links(self, chat: Transcript, answers: Answers) -> None:

@@ -96,6 +96,15 @@ class TestDigestCommand:
         permalink = f"https://fake.slack.com/archives/{CHANNEL}/p{parent['ts'].replace('.', '')}"
         assert f"<{permalink}|its thread>" in text
 
+    def test_a_digest_that_cannot_be_built_is_told_to_the_user_alone(self, app, fake) -> None:
+        """A window the corpus lacks while arXiv is unreachable: nothing is posted, and the
+        user alone is told which digest failed and why."""
+        assert command(app, "post-train --since 2026-05-01 --until 2026-05-07") == 200
+        assert fake.posts() == []
+        text = ephemeral_text(fake)
+        assert "I could not post the post-train digest for 2026-05-01" in text
+        assert "arXiv" in text
+
     def test_force_posts_it_again(self, app, fake) -> None:
         command(app, DIGEST)
         command(app, DIGEST + " --force")
