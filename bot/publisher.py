@@ -179,9 +179,17 @@ class Publisher:
             if channel is not None:
                 started = self._started(LedgerKey(channel, topic, window.since, window.until))
                 if started is not None:
+                    log.info(
+                        "%s %s: the digest %s already posted to %s",
+                        topic,
+                        window,
+                        started.digest_id,
+                        channel,
+                    )
                     return started
             stored = self.service.corpus.latest_digest(topic, window.since, window.until)
             if stored is not None and self._reusable(stored, window):
+                log.info("%s %s: reusing the stored digest %s", topic, window, stored.id)
                 return Chosen(Digest.from_json(stored.body), stored.id)
         digest = self.service.build(
             topic, window, fetch=fetch, progress=progress, force_fetch=refetch
