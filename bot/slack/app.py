@@ -1,13 +1,13 @@
 """The Slack side of `digestbot run`: a Bolt app that answers `/digest` and @-mentions.
 
 `/digest ...` is acknowledged at once (Slack allows 3 s) and the work runs afterwards on
-our own worker pool: the router decides, then a digest is posted as a thread in the
-command's channel through the post ledger (a re-run posts nothing new; `--force` posts it
-again), and text replies go to the channel or, when ephemeral, to the user alone. A
+our own worker pool: the router decides, then the Publisher posts a digest as a thread in
+the command's channel through the post ledger (a re-run posts nothing new; `--force` posts
+it again), and text replies go to the channel or, when ephemeral, to the user alone. A
 mention is answered in the thread it was asked in. Socket Mode is the default (no public
 URL); HTTP mode verifies Slack's request signatures.
 
-    app = build_app(router, config)      # ConfigError / PlatformError with one sentence
+    app = build_app(router, config, publisher=publisher)   # ConfigError / PlatformError
     run_socket_mode(app, config)         # blocks; or run_http(app, config)
 
 The non-blocking forms (`connect_socket_mode`, `serve_http`) let `digestbot run` host
