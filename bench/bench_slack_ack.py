@@ -33,6 +33,7 @@ from slack_sdk.signature import SignatureVerifier
 from bench.common import console, header, percentile, results_table, verdict
 from bot.commands import Router
 from bot.config import parse_config
+from bot.publisher import Publisher
 from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.poster import SlackPoster
@@ -211,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         config = parse_config({"slack": {"mode": "http"}}, env, source="bench")
         poster = SlackPoster(make_client("xoxb-test", fake.base_url))
-        app = build_app(router, config, poster=poster, env={})
+        app = build_app(
+            router, config, poster=poster, publisher=Publisher(service, router.ledger), env={}
+        )
         verifier = SignatureVerifier(SECRET)
         plan = workload(args.requests, windows)
         # One untimed request so first-call costs (auth.test cache, imports) are not counted.

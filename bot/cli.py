@@ -15,28 +15,27 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.config import Config, load_config
-from bot.delivery import deliver
 from bot.errors import BotError, ConfigError, PlatformError, UsageError
 from bot.logs import setup_logging
 from bot.posting import split_channel
 from bot.progress import fetch_progress
+from bot.publisher import Publisher
 from bot.wiring import (
     answer_writer,
     arxiv_source,
     corpus_for,
     digest_service,
     llm_engine,
+    poster_for,
     question_source,
 )
 from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
-from digest.model import Digest
 from digest.qa import FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
 from digest.render import message_text, to_markdown, to_text
-from digest.windows import parse_day, resolve_window
-from storage import Corpus, StorageError
-from storage.corpus import StoredDigest
-from storage.ledger import LedgerKey, PostLedger
+from digest.windows import Window, parse_day, resolve_window
+from storage import StorageError
+from storage.ledger import PostLedger
 
 EXIT_USAGE = 2  # the command or its input is wrong: fix it and run again
 EXIT_FAILURE = 1  # something outside failed (arXiv, the database): try again later
@@ -99,37 +98,17 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     until = parse_day(args.until, "--until") if args.until else None
     window = resolve_window(since, until, utc_now(), config.digest.window_days)
     if args.post:
-        split_channel(args.post)  # a malformed channel fails before any work is done
+        return _post_digest(args, config, topic.name, window)
     with corpus_for(config) as corpus:
         service = digest_service(config, corpus)
-        stored = corpus.latest_digest(topic.name, window.since, window.until) if args.post else None
-        if stored is not None and not args.force and _already_posted(corpus, args.post, stored):
-            # Re-running a post must not rebuild (and so change) a digest already posted.
-            digest, digest_id = Digest.from_json(stored.body), stored.id
-        else:
-            with fetch_progress(f"arXiv {topic.name} {window}") as bar:
-                digest, digest_id = service.build_stored(
-                    topic.name,
-                    window,
-                    fetch=not args.no_fetch,
-                    progress=bar,
-                    force_fetch=args.force,
-                )
-        if args.post:
-            outcome = deliver(
-                config, corpus, digest, args.post, digest_id=digest_id, force=args.force
+        with fetch_progress(f"arXiv {topic.name} {window}") as bar:
+            digest = service.build(
+                topic.name,
+                window,
+                fetch=not args.no_fetch,
+                progress=bar,
+                force_fetch=args.force,
             )
-            if outcome.already_posted:
-                print(
-                    f"already posted to {args.post}; nothing sent (use --force to post again)",
-                    file=sys.stderr,
-                )
-            else:
-                print(
-                    f"posted to {args.post}: {outcome.sent} of {outcome.total} messages sent",
-                    file=sys.stderr,
-                )
-            return 0
     if args.format == "json":
         json.dump(digest.to_json(), out, ensure_ascii=False, indent=2)
         out.write("\n")
@@ -140,11 +119,28 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     return 0
 
 
-def _already_posted(corpus: Corpus, channel: str, stored: StoredDigest) -> bool:
-    """Whether the ledger has begun posting this window to this channel (so the stored
-    digest, not a fresh one, must be the one to finish or skip)."""
-    key = LedgerKey(channel, stored.topic, stored.since, stored.until)
-    return bool(PostLedger(corpus).entries(key))
+def _post_digest(args: argparse.Namespace, config: Config, topic: str, window: Window) -> int:
+    """`digest --post CHANNEL`: through the same Publisher as the bot, so a re-run posts
+    nothing new, a cut-off post is finished, and `--force` posts a new digest again."""
+    platform, _ = split_channel(args.post)  # a malformed channel fails before any work
+    poster = poster_for(platform, config)
+    try:
+        with corpus_for(config) as corpus:
+            publisher = Publisher(digest_service(config, corpus), PostLedger(corpus), [poster])
+            with fetch_progress(f"arXiv {topic} {window}") as bar:
+                publication = publisher.publish(
+                    topic,
+                    window,
+                    args.post,
+                    force=args.force,
+                    fetch=not args.no_fetch,
+                    refetch=args.force,
+                    progress=bar,
+                )
+    finally:
+        poster.close()
+    print(publication.text(), file=sys.stderr)
+    return 0
 
 
 def _terminal_width(out: TextIO) -> int:

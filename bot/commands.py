@@ -1,7 +1,8 @@
 """The neutral command router: `/digest ...` text and mentions in, a `Reply` out.
 
 Every platform adapter turns its event into `route(text, context)` and renders the reply;
-all decisions (parsing, permissions, windows, which digest) are made here, once.
+all decisions (parsing, permissions, windows) are made here, once; which digest to post,
+and posting it, is the `Publisher`'s.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from datetime import datetime, timedelta
 
 from bot.config import WEEKDAYS, ConfigError, Subscription, check_subscription
 from bot.errors import UsageError
+from bot.publisher import PostRequest
+from bot.subscriptions import merge_subscriptions
 from digest.errors import DigestError, InvalidWindow, UnknownTopic
 from digest.ingest import utc_now
-from digest.model import Digest
 from digest.render import Block, Message, Span
 from digest.safety import neutralize
 from digest.service import DigestService
-from digest.windows import Window, default_window, is_settled, parse_day
+from digest.windows import Window, default_window, parse_day
 from storage import StorageError
 from storage.ledger import LedgerKey, PostLedger
 from storage.subscriptions import StoredSubscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
-REUSE_FOR = timedelta(hours=1)
 MAX_QUESTION = 2000  # characters of a question we look at; the rest is ignored
 
 USAGE = """\
@@ -60,13 +61,12 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What to answer: messages to show, or a digest to post as a thread (with the ledger)."""
+    """What to answer: messages to show, or a digest to post as a thread in the channel
+    (the adapter hands `post` to the `Publisher`, which chooses the digest and posts it)."""
 
     messages: tuple[Message, ...] = ()
     ephemeral: bool = False
-    digest: Digest | None = None
-    digest_id: int | None = None
-    force: bool = False
+    post: PostRequest | None = None
 
 
 def text_reply(text: str, *, ephemeral: bool = False, title: str = "") -> Reply:
@@ -192,15 +192,8 @@ class Router:
     def _digest(self, topic_name: str, args: Sequence[str], context: Context) -> Reply:
         topic = self.service.topics.get(topic_name)
         window, force = parse_window(args, default_window(self.clock(), self.window_days))
-        stored = self.service.corpus.latest_digest(topic.name, window.since, window.until)
-        # A stored digest is reused when it was built after arXiv had announced the whole
-        # window, or within the last hour (asking twice must not cost two builds).
-        fresh = stored is not None and self.clock() - stored.generated_at < REUSE_FOR
-        if stored is not None and not force and (fresh or is_settled(window, stored.generated_at)):
-            digest, digest_id = Digest.from_json(stored.body), stored.id
-        else:
-            digest, digest_id = self.service.build_stored(topic.name, window)
-        return Reply(digest=digest, digest_id=digest_id, force=force)
+        # Which digest (stored or built) is the Publisher's rule, applied when it posts.
+        return Reply(post=PostRequest(topic.name, window, force))
 
     # -- questions --------------------------------------------------------------------------
 
@@ -276,11 +269,7 @@ class Router:
     # -- subscriptions ------------------------------------------------------------------------
 
     def _all_subscriptions(self) -> list[Subscription]:
-        stored = [
-            Subscription(s.channel, s.topic, s.weekday, s.time, s.timezone)
-            for s in self.subscriptions.all()
-        ]
-        return list(self.config_subscriptions) + stored
+        return merge_subscriptions(self.config_subscriptions, self.subscriptions.all())
 
     def _subscribe(self, args: Sequence[str], context: Context) -> Reply:
         if not args:

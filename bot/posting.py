@@ -8,7 +8,6 @@ limits and sends them; this module decides what still needs sending.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,31 +56,6 @@ class PostOutcome:
     total: int
     already_posted: bool
     thread_ref: str | None
-
-
-class SerialPosts:
-    """Posts through the ledger one at a time per channel: two quick `/digest` commands must
-    not both find the ledger empty and start two threads. (The bot process passes its
-    runtime's posting instead, which also serialises against weekly runs.)"""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def post(
-        self,
-        digest: Digest,
-        channel: str,
-        poster: Poster,
-        ledger: PostLedger,
-        *,
-        digest_id: int | None = None,
-        force: bool = False,
-    ) -> PostOutcome:
-        with self._guard:
-            lock = self._locks.setdefault(channel, threading.Lock())
-        with lock:
-            return post_digest(digest, channel, poster, ledger, digest_id=digest_id, force=force)
 
 
 def split_channel(channel: str) -> tuple[str, str]:

@@ -12,20 +12,21 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from bot.commands import Router
 from bot.config import Config, Subscription
 from bot.errors import ConfigError
 from bot.heartbeat import Heartbeat
-from bot.posting import Poster, PostOutcome, split_channel
+from bot.posting import split_channel
+from bot.publisher import Publisher
 from bot.runtime import Runtime
 from bot.scheduler import WeeklyScheduler
-from digest.model import Digest
+from bot.subscriptions import merge_subscriptions
 from digest.render import Block, Message, Span
-from digest.windows import Window
 from storage import Corpus
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
@@ -63,13 +64,8 @@ def heartbeat_path(config: Config) -> Path:
 
 
 def all_subscriptions(config: Config, store: SubscriptionStore) -> list[Subscription]:
-    """Config subscriptions, then chat ones; a chat one for the same channel and topic wins."""
-    merged = {(s.channel, s.topic): s for s in config.subscriptions}
-    for s in store.all():
-        merged[(s.channel, s.topic)] = Subscription(
-            s.channel, s.topic, s.weekday, s.time, s.timezone
-        )
-    return list(merged.values())
+    """What the scheduler runs: the same merge `/digest status` lists."""
+    return merge_subscriptions(config.subscriptions, store.all())
 
 
 def start(config: Config) -> Running:
@@ -95,9 +91,9 @@ def start(config: Config) -> Running:
         fulltext=fulltext,
         writer=answer_writer(config, fulltext),
     )
-    posters: dict[str, Poster] = {}
-    notices = AdminNotices(config.scheduler.admin_channel, posters)
-    runtime = Runtime(service, ledger, posters, notices.send, config.digest.window_days)
+    publisher = Publisher(service, ledger)  # each adapter adds its poster as it starts
+    notices = AdminNotices(config.scheduler.admin_channel)
+    runtime = Runtime(publisher, notices.send, config.digest.window_days)
     scheduler = WeeklyScheduler(
         f"sqlite:///{config.database.resolved_path()}",
         config.scheduler.grace_hours,
@@ -116,36 +112,42 @@ def start(config: Config) -> Running:
         on_subscriptions_changed=lambda: scheduler.sync(all_subscriptions(config, store)),
     )
 
-    def post(digest: Digest, channel: str, digest_id: int | None, force: bool) -> PostOutcome:
-        window = Window(digest.since, digest.until)
-        return runtime.post(
-            digest.topic, channel, window, force=force, digest=digest, digest_id=digest_id
-        )
-
     running = Running(corpus, scheduler, Heartbeat(heartbeat_path(config)))
     running.stoppers.append(("full-text fetcher", fulltext.close))
     if secrets.slack_bot_token:
-        _start_slack(config, router, post, posters, running)
+        _start_slack(config, router, publisher, notices, running)
     if secrets.discord_token:
-        _start_discord(config, router, post, posters, running)
+        _start_discord(config, router, publisher, notices, running)
     subscriptions = all_subscriptions(config, store)
     scheduler.start(subscriptions)
     running.started.append(f"scheduler ({len(subscriptions)} subscriptions)")
     running.heartbeat.start()
-    threading.Thread(target=runtime.resume_unfinished, name="resume", daemon=True).start()
+    threading.Thread(target=_resume, args=(runtime,), name="resume", daemon=True).start()
     log.info(
         "digestbot running: %s; heartbeat %s", ", ".join(running.started), running.heartbeat.path
     )
     return running
 
 
-def _start_slack(config, router, post, posters, running: Running) -> None:
+def _resume(runtime: Runtime) -> None:
+    """Finish the posts a crash cut off, then say so (operators and tests wait for it)."""
+    finished = runtime.resume_unfinished()
+    log.info("start-up resume done: %d cut-off posts finished", finished)
+
+
+def _start_slack(
+    config: Config,
+    router: Router,
+    publisher: Publisher,
+    notices: AdminNotices,
+    running: Running,
+) -> None:
     from bot.slack.app import build_app, connect_socket_mode, serve_http
     from bot.slack.poster import SlackPoster
 
     poster = SlackPoster.from_config(config)
-    posters["slack"] = poster
-    app = build_app(router, config, poster=poster, post=post)
+    app = build_app(router, config, poster=poster, publisher=publisher)
+    notices.add_sender("slack", poster)
     if config.slack.mode == "http":
         server = serve_http(app, config)
         running.stoppers.append(
@@ -158,12 +160,18 @@ def _start_slack(config, router, post, posters, running: Running) -> None:
         running.started.append("slack (Socket Mode)")
 
 
-def _start_discord(config, router, post, posters, running: Running) -> None:
+def _start_discord(
+    config: Config,
+    router: Router,
+    publisher: Publisher,
+    notices: AdminNotices,
+    running: Running,
+) -> None:
     from bot.discord.app import build_client
     from bot.discord.app import run as run_discord
 
-    client = build_client(router, config, post=post)
-    posters["discord"] = client.poster
+    client = build_client(router, config, publisher=publisher)
+    notices.add_sender("discord", client.poster)
     thread = threading.Thread(
         target=run_discord, args=(client, config), name="discord", daemon=True
     )
@@ -179,12 +187,23 @@ def _start_discord(config, router, post, posters, running: Running) -> None:
     running.started.append("discord")
 
 
+class MessageSender(Protocol):
+    """What a platform offers for plain notices: neutral messages, rendered and sent to a
+    channel in order (both posters have it)."""
+
+    def post_reply(self, channel_id: str, messages: Sequence[Message], /) -> list[str]: ...
+
+
 class AdminNotices:
     """Sends short notices to the configured admin channel (or only logs them)."""
 
-    def __init__(self, channel: str, posters: dict[str, Poster]) -> None:
+    def __init__(self, channel: str) -> None:
         self.channel = channel
-        self.posters = posters
+        self._senders: dict[str, MessageSender] = {}
+
+    def add_sender(self, platform: str, sender: MessageSender) -> None:
+        """Notices to `platform` channels go out through `sender` (a started adapter's)."""
+        self._senders[platform] = sender
 
     def send(self, text: str) -> None:
         log.warning("admin notice: %s", text)
@@ -192,12 +211,12 @@ class AdminNotices:
             return
         try:
             platform, channel_id = split_channel(self.channel)
-            poster = self.posters.get(platform)
-            if poster is None:
+            sender = self._senders.get(platform)
+            if sender is None:
+                log.warning("no %s connection for the admin channel %s", platform, self.channel)
                 return
             message = Message("notice", "digestbot", (Block("paragraph", (Span(text),)),))
-            send = getattr(poster, "post_reply", None) or poster.post_messages
-            send(channel_id, [message])
+            sender.post_reply(channel_id, [message])
         except Exception:  # a notice about a failure must not fail in turn
             log.exception("could not send the admin notice to %s", self.channel)
 

@@ -1,27 +1,22 @@
-"""The running bot's posting duties: weekly runs, resuming cut-off posts, telling admins.
+"""The running bot's duties: weekly runs, resuming cut-off posts, telling admins.
 
-Shared by the scheduler (weekly runs), the chat adapters (/digest in a channel) and
-start-up (resume). One lock per (channel, topic, window), so two triggers for the same
-post cannot race each other into two threads; the ledger makes it exactly once.
+The scheduler calls `run_due`, `missed` and `failed`; start-up calls `resume_unfinished`.
+Posting itself, and its locks, belong to the `Publisher` the chat adapters share.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from bot.config import Subscription
-from bot.errors import BotError, PlatformError
-from bot.posting import Poster, PostOutcome, post_digest, split_channel
+from bot.errors import BotError
+from bot.publisher import Publisher
 from bot.scheduler import Due
 from digest.errors import DigestError
-from digest.model import Digest
-from digest.service import DigestService
 from digest.windows import Window, default_window
 from storage import StorageError
-from storage.ledger import LedgerKey, PostLedger
 
 log = logging.getLogger(__name__)
 
@@ -29,69 +24,24 @@ Notifier = Callable[[str], None]
 
 
 class Runtime:
-    """Builds and posts digests for the running bot, exactly once per channel and window."""
+    """The running bot's weekly duties; every post goes through the one `Publisher`."""
 
     def __init__(
         self,
-        service: DigestService,
-        ledger: PostLedger,
-        posters: dict[str, Poster],
+        publisher: Publisher,
         notify_admins: Notifier,
         window_days: int = 7,
     ) -> None:
-        self.service = service
-        self.ledger = ledger
-        self.posters = posters
+        self.publisher = publisher
         self.notify_admins = notify_admins
         self.window_days = window_days
-        self._locks: dict[LedgerKey, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _lock(self, key: LedgerKey) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
-
-    def digest_for(self, key: LedgerKey) -> tuple[Digest, int | None]:
-        """The digest to post for this key: the one a started post used (so a resumed
-        thread gets the same messages), else a fresh one."""
-        for entry in self.ledger.entries(key).values():
-            if entry.digest_id is not None:
-                stored = self.service.corpus.get_digest(entry.digest_id)
-                if stored is not None:
-                    return Digest.from_json(stored.body), stored.id
-        return self.service.build_stored(key.topic, Window(key.since, key.until))
-
-    def post(
-        self,
-        topic: str,
-        channel: str,
-        window: Window,
-        *,
-        force: bool = False,
-        digest: Digest | None = None,
-        digest_id: int | None = None,
-    ) -> PostOutcome:
-        """Post (or finish posting) topic's digest of the window to the channel."""
-        platform, _ = split_channel(channel)
-        poster = self.posters.get(platform)
-        if poster is None:
-            raise PlatformError(
-                f"no {platform} connection is running, so {channel} cannot be posted to"
-            )
-        key = LedgerKey(channel, topic, window.since, window.until)
-        with self._lock(key):
-            if digest is None or (self.ledger.entries(key) and not force):
-                digest, digest_id = self.digest_for(key)
-            return post_digest(
-                digest, channel, poster, self.ledger, digest_id=digest_id, force=force
-            )
 
     def run_due(self, due: Due) -> None:
         """A weekly run: the window of the week it was scheduled for, posted once."""
         sub = due.subscription
         window = default_window(due.scheduled_for, self.window_days)
         try:
-            outcome = self.post(sub.topic, sub.channel, window)
+            outcome = self.publisher.publish(sub.topic, window, sub.channel).outcome
         except (DigestError, StorageError, BotError) as err:
             log.error("weekly %s to %s failed: %s", sub.topic, sub.channel, err)
             self.notify_admins(
@@ -118,9 +68,9 @@ class Runtime:
     def resume_unfinished(self) -> int:
         """Finish every post a crash cut off; returns how many were resumed."""
         resumed = 0
-        for key in self.ledger.unfinished():
+        for key in self.publisher.ledger.unfinished():
             try:
-                self.post(key.topic, key.channel, Window(key.since, key.until))
+                self.publisher.publish(key.topic, Window(key.since, key.until), key.channel)
                 resumed += 1
             except (DigestError, StorageError, BotError) as err:
                 log.error("could not resume %s to %s: %s", key.topic, key.channel, err)

@@ -15,6 +15,7 @@ from digest.synthesis import Synthesizer
 from storage import Corpus, open_corpus
 
 if TYPE_CHECKING:
+    from bot.publisher import ClosingPoster
     from digest.claude.client import LLMSettings
     from digest.llm.cost import Price
     from digest.llm.transport import Transport
@@ -184,3 +185,15 @@ def answer_writer(
     client, model, _ = chosen
     settings = AnswerSettings(model=model, language=config.digest.language)
     return LLMAnswerer(client, settings, fulltext=fulltext)
+
+
+def poster_for(platform: str, config: Config) -> ClosingPoster:
+    """A platform's web-API poster for posting from outside the bot process (the CLI's
+    `digest --post`): no gateway or socket needed. Close it when done."""
+    if platform == "slack":
+        from bot.slack.poster import SlackPoster
+
+        return SlackPoster.from_config(config)
+    from bot.discord.poster import DiscordPoster
+
+    return DiscordPoster.from_config(config)

@@ -3,7 +3,8 @@
 Strict where arXiv's own parser recovers silently: a truncated or non-Atom document is an
 error, not a shorter list. It accepts both the legacy and the current API format, skips the
 blank entries the legacy API emitted for missing ids, and recognises arXiv's error feed.
-It is also about five times faster than the `arxiv` package's parser, which matters when
+It is also about twice as fast as the `arxiv` package's parser (bench/bench_feed.py: 2.0x to
+2.4x on the 2,489-paper response, on a loaded 2-core machine), which matters when
 re-ingesting thousands of papers.
 """
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from storage import Corpus, Paper, open_corpus
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_ARXIV = REPO.parent / "shared" / "data" / "arxiv"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from storage import Corpus, open_corpus
+from tests.support.paths import SHARED_ARXIV
 
 
 @pytest.fixture
@@ -27,29 +23,3 @@ def shared_arxiv() -> Path:
 def corpus(tmp_path: Path) -> Iterator[Corpus]:
     with open_corpus(tmp_path / "corpus.db") as opened:
         yield opened
-
-
-def make_paper(
-    paper_id: str = "2605.00001",
-    *,
-    version: int = 1,
-    title: str = "A Study of Things",
-    abstract: str = "We study things. Results are good.",
-    authors: tuple[str, ...] = ("Ada Lovelace",),
-    categories: tuple[str, ...] = ("cs.CL",),
-    published: datetime | None = None,
-    updated: datetime | None = None,
-) -> Paper:
-    """A paper with sensible defaults; tests override what they are about."""
-    published = published or datetime(2026, 5, 28, 18, 0, tzinfo=UTC)
-    return Paper(
-        id=paper_id,
-        version=version,
-        title=title,
-        abstract=abstract,
-        authors=authors,
-        categories=categories,
-        primary_category=categories[0],
-        published=published,
-        updated=updated or published,
-    )

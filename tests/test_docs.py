@@ -7,7 +7,7 @@ import argparse
 import re
 
 from bot.cli import build_parser
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 README = (REPO / "README.md").read_text()
 MAKEFILE = (REPO / "Makefile").read_text()
@@ -63,3 +63,43 @@ def test_the_model_set_ups_are_three_lines_of_valid_config() -> None:
         assert llm_engine(config) == "openai"
     urls = [parse_config(tomllib.loads(b), env={}).openai.base_url for b in blocks[1:]]
     assert urls == ["http://localhost:11434/v1", "http://localhost:8000/v1"]
+def test_every_command_line_option_is_in_the_readme() -> None:
+    """Each flag of each subcommand (and the global ones) is named in the README."""
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sub in [("", parser), *subparsers.choices.items()]:
+        for action in sub._actions:
+            flags = [f for f in action.option_strings if f.startswith("--") and f != "--help"]
+            if flags and not any(re.search(rf"[`\[ ]{flag}\b", README) for flag in flags):
+                missing.append(f"{name} {flags[0]}".strip())
+    assert missing == []
+
+
+def test_every_chat_command_is_in_the_readme() -> None:
+    from bot.commands import USAGE
+
+    commands = set(re.findall(r"^/digest (\w+)", USAGE, re.MULTILINE)) - {"TOPIC", "QUESTION"}
+    assert {"ask", "topics", "history", "status", "subscribe", "unsubscribe"} <= commands
+    for command in commands:
+        assert f"`/digest {command}" in README, command
+
+
+def test_the_readmes_config_examples_are_valid_config() -> None:
+    """Every TOML block in the README loads as a config, and its example topic is the one
+    config.example.toml shows (commented out there)."""
+    import tomllib
+
+    from bot.config import parse_config
+
+    blocks = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
+    assert len(blocks) >= 2
+    for block in blocks:
+        parse_config(tomllib.loads(block), {}, source="README")
+    lines = (REPO / "config.example.toml").read_text().splitlines()
+    start = lines.index("# [[topics]]")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("# "))
+    documented = tomllib.loads("\n".join(x[2:] for x in lines[start:end]))["topics"][0]
+    (in_readme,) = (tomllib.loads(b)["topics"][0] for b in blocks if "[[topics]]" in b)
+    documented.pop("style", None)
+    assert in_readme == documented

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 FORBIDDEN = {"storage": {"bot", "digest"}, "digest": {"bot"}}
 
@@ -51,3 +51,32 @@ def test_the_core_never_names_a_platform(package: str) -> None:
 
 def test_the_check_sees_every_module() -> None:
     assert len(modules("digest")) > 10 and len(modules("storage")) >= 5
+
+
+def imported_test_modules(path: Path) -> set[str]:
+    """The modules of `tests` that a file imports (at any depth, in functions too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("tests."))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests."):
+            found.add(node.module or "")
+    return found
+
+
+def test_no_test_imports_another_test_module() -> None:
+    """Shared builders live in tests/support and the fakes in tests/fakes; a test module or
+    a conftest is never imported, so each test file stands on its own."""
+    offenders = {}
+    for path in sorted([*(REPO / "tests").rglob("*.py"), *(REPO / "bench").rglob("*.py")]):
+        bad = sorted(
+            name
+            for name in imported_test_modules(path)
+            if not name.startswith(("tests.support", "tests.fakes"))
+            or name.rsplit(".", 1)[-1].startswith("test_")
+            or name.endswith("conftest")
+        )
+        if bad:
+            offenders[str(path.relative_to(REPO))] = bad
+    assert offenders == {}

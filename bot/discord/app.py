@@ -7,7 +7,8 @@ The adapter only translates: an interaction or a mention becomes `route(text, Co
 deferred at once (Discord allows 3 s) and answered by follow-ups; the router and the poster
 are synchronous, so they run in worker threads while the client's loop keeps serving.
 
-`digestbot run` starts it with `build_client(router, config)` and `run(client, config)`
+`digestbot run` starts it with `build_client(router, config, publisher=...)` and
+`run(client, config)`
 (or `await serve(client, config)` inside a running loop); `invite_link(config)` gives the
 link that adds the bot to a server.
 """
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import discord
@@ -36,14 +37,10 @@ from bot.discord.api import (
 from bot.discord.poster import MAX_RATELIMIT_WAIT, DiscordPoster, new_client
 from bot.discord.render import escape, reply_contents
 from bot.errors import BotError, ConfigError
-from bot.posting import PostOutcome, SerialPosts
-from digest.model import Digest
+from bot.publisher import PUBLISH_ERRORS, PostRequest, Publication, Publisher
 from digest.safety import neutralize
 
 log = logging.getLogger(__name__)
-
-# (digest, channel like "discord:123", stored digest id, force) -> what the post did
-PostFunction = Callable[[Digest, str, int | None, bool], PostOutcome]
 
 QUESTION_THREAD_ARCHIVE_MINUTES = 1440  # a day: question threads are short-lived
 _MENTION = re.compile(r"<@[!&]?\d+>")
@@ -58,15 +55,15 @@ class DiscordHandlers:
         self,
         client: discord.Client,
         router: Router,
+        publisher: Publisher,
         admins: Iterable[str],
-        post: PostFunction | None = None,
     ) -> None:
         self._client = client
         self._router = router
         self._admins = frozenset(str(a) for a in admins)
         self.poster = DiscordPoster.borrow(client)
-        self._post_digest = post or self._default_post
-        self._serial = SerialPosts()
+        self._publisher = publisher
+        publisher.add_poster(self.poster)  # digests for Discord channels go out through it
 
     # -- slash commands -------------------------------------------------------------------------
 
@@ -105,10 +102,16 @@ class DiscordHandlers:
     async def _answer_interaction(
         self, interaction: discord.Interaction, reply: Reply, context: Context
     ) -> None:
-        if reply.digest is not None:
-            outcome = await self._post(reply, context)
-            contents = [_posted_text(reply, outcome)]
-            contents += reply_contents(reply.messages, interaction.guild_id)
+        if reply.post is not None:
+            try:
+                publication = await self._post(reply.post, context)
+            except PUBLISH_ERRORS as err:
+                log.warning("posting %s to %s failed: %s", reply.post.topic, context.channel, err)
+                contents = reply_contents([reply.post.failed(err)], interaction.guild_id)
+                await self._followups(interaction, contents, ephemeral=True)
+                return
+            messages = [publication.message(), *reply.messages]
+            contents = reply_contents(messages, interaction.guild_id)
             await self._followups(interaction, contents, ephemeral=False)
             return
         contents = reply_contents(reply.messages, interaction.guild_id)
@@ -133,18 +136,10 @@ class DiscordHandlers:
             # The interaction expired (15 min) or the message was refused: nothing to tell.
             log.warning("%s", platform_error(err, "answer a Discord command"))
 
-    async def _post(self, reply: Reply, context: Context) -> PostOutcome:
-        # The poster is synchronous and waits on this loop: run it in a worker thread.
-        return await asyncio.to_thread(
-            self._post_digest, reply.digest, context.channel, reply.digest_id, reply.force
-        )
-
-    def _default_post(
-        self, digest: Digest, channel: str, digest_id: int | None, force: bool
-    ) -> PostOutcome:
-        return self._serial.post(
-            digest, channel, self.poster, self._router.ledger, digest_id=digest_id, force=force
-        )
+    async def _post(self, request: PostRequest, context: Context) -> Publication:
+        # Building and posting are synchronous and the poster waits on this loop: run them
+        # in a worker thread.
+        return await asyncio.to_thread(self._publisher.publish_request, request, context.channel)
 
     # -- mentions -------------------------------------------------------------------------------
 
@@ -175,9 +170,13 @@ class DiscordHandlers:
             await where.typing()
         try:
             reply = await asyncio.to_thread(self._router.mention, message.content, context)
-            if reply.digest is not None:
-                outcome = await self._post(reply, context)
-                contents = [_posted_text(reply, outcome)]
+            if reply.post is not None:
+                guild = message.guild and message.guild.id
+                try:
+                    publication = await self._post(reply.post, context)
+                    contents = reply_contents([publication.message()], guild)
+                except PUBLISH_ERRORS as err:
+                    contents = reply_contents([reply.post.failed(err)], guild)
             else:
                 contents = reply_contents(reply.messages, message.guild and message.guild.id)
         except BotError as err:
@@ -213,19 +212,6 @@ def question_thread_name(text: str) -> str:
     return (name[:97] + "...") if len(name) > 100 else (name or "Question")
 
 
-def _posted_text(reply: Reply, outcome: PostOutcome) -> str:
-    """The follow-up that says where a digest went."""
-    digest = reply.digest
-    assert digest is not None
-    what = f"{escape(digest.title)} ({digest.since} to {digest.until})"
-    thread = f"<#{outcome.thread_ref}>" if outcome.thread_ref else "its thread"
-    if outcome.already_posted:
-        return f"{what} is already in this channel: {thread}. Add --force to post it again."
-    if outcome.sent < outcome.total:
-        return f"Finished posting {what} in {thread}: {outcome.sent} missing messages sent."
-    return f"Posted {what} in this channel, with its sections in {thread}."
-
-
 # -- the client -----------------------------------------------------------------------------------
 
 
@@ -233,7 +219,7 @@ class DigestClient(discord.Client):
     """The bot's Discord client: default intents (a mention's text arrives without the
     privileged message-content intent), no pings, the slash commands, the handlers."""
 
-    def __init__(self, router: Router, config: Config, post: PostFunction | None = None) -> None:
+    def __init__(self, router: Router, config: Config, publisher: Publisher) -> None:
         quiet_voice_warnings()
         super().__init__(
             intents=discord.Intents.default(),
@@ -242,7 +228,7 @@ class DigestClient(discord.Client):
         )
         self.config = config
         self.guild_ids = _guild_ids(config)
-        self.handlers = DiscordHandlers(self, router, config.discord.admins, post)
+        self.handlers = DiscordHandlers(self, router, publisher, config.discord.admins)
         # The bot's poster (borrowing this client): what the runtime posts scheduled digests
         # and admin notices with while the bot runs.
         self.poster = self.handlers.poster
@@ -315,16 +301,12 @@ def _guild_ids(config: Config) -> tuple[int, ...]:
         ) from None
 
 
-def build_client(
-    router: Router, config: Config, *, post: PostFunction | None = None
-) -> DigestClient:
-    """The bot, ready to `run`; points discord.py at `discord.api_url`.
-
-    `post(digest, channel, digest_id, force)` replaces the default digest posting
-    (post_digest through `client.poster` and the router's ledger, one post per channel at a
-    time), e.g. with the runtime's, so scheduled and commanded posts share their locks."""
+def build_client(router: Router, config: Config, *, publisher: Publisher) -> DigestClient:
+    """The bot, ready to `run`; points discord.py at `discord.api_url`. Digests go out
+    through `publisher` (the one the scheduler uses too, so their posts share its locks),
+    which posts to Discord channels with `client.poster`."""
     use_api_url(config.discord.api_url)
-    return DigestClient(router, config, post)
+    return DigestClient(router, config, publisher)
 
 
 def _token(config: Config) -> str:

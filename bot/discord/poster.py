@@ -189,14 +189,14 @@ class DiscordPoster:
             self._find_sent(channel_id, thread_ref, part), f"read the history of {where}"
         )
 
-    def post_messages(
-        self, channel_id: str, replies: Sequence[Message], thread_ref: str | None = None
+    def post_reply(
+        self, channel_id: str, messages: Sequence[Message], thread_ref: str | None = None
     ) -> list[str]:
         """Send neutral messages (a notice to admins, an answer) to a channel or thread;
-        returns the message ids."""
+        returns the message ids. (The same call as the Slack poster's, for admin notices.)"""
         where = f"Discord thread {thread_ref}" if thread_ref else f"Discord channel {channel_id}"
         return self._call(
-            self._send_contents(thread_ref or channel_id, reply_contents(replies)),
+            self._send_contents(thread_ref or channel_id, reply_contents(messages)),
             f"send to {where}",
         )
 

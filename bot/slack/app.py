@@ -1,13 +1,13 @@
 """The Slack side of `digestbot run`: a Bolt app that answers `/digest` and @-mentions.
 
 `/digest ...` is acknowledged at once (Slack allows 3 s) and the work runs afterwards on
-our own worker pool: the router decides, then a digest is posted as a thread in the
-command's channel through the post ledger (a re-run posts nothing new; `--force` posts it
-again), and text replies go to the channel or, when ephemeral, to the user alone. A
+our own worker pool: the router decides, then the Publisher posts a digest as a thread in
+the command's channel through the post ledger (a re-run posts nothing new; `--force` posts
+it again), and text replies go to the channel or, when ephemeral, to the user alone. A
 mention is answered in the thread it was asked in. Socket Mode is the default (no public
 URL); HTTP mode verifies Slack's request signatures.
 
-    app = build_app(router, config)      # ConfigError / PlatformError with one sentence
+    app = build_app(router, config, publisher=publisher)   # ConfigError / PlatformError
     run_socket_mode(app, config)         # blocks; or run_http(app, config)
 
 The non-blocking forms (`connect_socket_mode`, `serve_http`) let `digestbot run` host
@@ -34,16 +34,12 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.commands import Reply, Router, text_reply
 from bot.config import Config
-from bot.errors import BotError, ConfigError, PlatformError
-from bot.posting import PostOutcome, SerialPosts
+from bot.errors import ConfigError, PlatformError
+from bot.publisher import PUBLISH_ERRORS, PostRequest, Publisher
 from bot.slack.client import translate
 from bot.slack.events import Origin, from_command, from_mention, mention_key
 from bot.slack.poster import SlackPoster
 from bot.slack.render import SlackMessage, render_messages
-from digest.errors import DigestError
-from digest.model import Digest
-from digest.render import Block, Message, Span
-from storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +49,6 @@ SEEN_MENTIONS = 1000  # mentions remembered to ignore Slack's redeliveries of th
 MAX_BODY = 1 << 20  # bytes of an HTTP-mode request we read; Slack's payloads are far smaller
 WORKING = "Working on it: building a digest takes a moment when its week is not fetched yet."
 OOPS = "Something went wrong inside digestbot; the details are in its log."
-
-# (digest, "slack:C0123", stored digest id, force) -> what the post did.
-PostFunction = Callable[[Digest, str, int | None, bool], PostOutcome]
 
 
 class Jobs(Executor):
@@ -101,19 +94,19 @@ class SlackBot:
         self,
         router: Router,
         poster: SlackPoster,
+        publisher: Publisher,
         *,
         admins: tuple[str, ...] | frozenset[str] = (),
         jobs: Jobs | None = None,
-        post: PostFunction | None = None,
         notice_after: float = NOTICE_AFTER,
     ) -> None:
         self.router = router
         self.poster = poster
+        self.publisher = publisher
+        publisher.add_poster(poster)  # digests for Slack channels go out through this poster
         self.admins = frozenset(admins)
         self.jobs = jobs or Jobs()
         self.notice_after = notice_after
-        self._post = post or self._post_digest
-        self._serial = SerialPosts()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._guard = threading.Lock()
 
@@ -155,12 +148,14 @@ class SlackBot:
         try:
             reply = self.router.route(text, context)
         except Exception:
+            notice.cancel()
             log.exception("/digest failed in %s", origin.channel)
             self._tell(origin, OOPS)
             return
+        try:
+            self.deliver(reply, origin)  # building a digest happens here, so the notice waits
         finally:
             notice.cancel()
-        self.deliver(reply, origin)
 
     def handle_mention(self, event: Mapping[str, Any]) -> None:
         """Answer a mention in the thread it was asked in."""
@@ -175,8 +170,8 @@ class SlackBot:
 
     def deliver(self, reply: Reply, origin: Origin) -> None:
         """Post what the router answered: a digest thread, public messages, or ephemeral ones."""
-        if reply.digest is not None:
-            self._deliver_digest(reply, reply.digest, origin)
+        if reply.post is not None:
+            self._deliver_digest(reply.post, origin)
         if reply.messages:
             rendered = render_messages(reply.messages, self.poster.permalink)
             if reply.ephemeral:
@@ -184,25 +179,16 @@ class SlackBot:
             else:
                 self._public(origin, rendered)
 
-    def _deliver_digest(self, reply: Reply, digest: Digest, origin: Origin) -> None:
+    def _deliver_digest(self, request: PostRequest, origin: Origin) -> None:
         try:
-            outcome = self._post(digest, origin.channel, reply.digest_id, reply.force)
-        except (BotError, DigestError, StorageError) as err:
-            log.warning("posting %s to %s failed: %s", digest.topic, origin.channel, err)
-            self._tell(origin, f"I could not post the {digest.topic} digest here: {err}")
+            publication = self.publisher.publish_request(request, origin.channel)
+        except PUBLISH_ERRORS as err:
+            log.warning("posting %s to %s failed: %s", request.topic, origin.channel, err)
+            self._ephemeral(origin, render_messages([request.failed(err)]))
             return
-        if outcome.already_posted:
-            self._ephemeral(
-                origin,
-                render_messages([_already_posted(digest, origin, outcome)], self.poster.permalink),
-            )
-
-    def _post_digest(
-        self, digest: Digest, channel: str, digest_id: int | None, force: bool
-    ) -> PostOutcome:
-        return self._serial.post(
-            digest, channel, self.poster, self.router.ledger, digest_id=digest_id, force=force
-        )
+        if publication.outcome.already_posted:
+            # A new thread speaks for itself; only "nothing new was posted" needs saying.
+            self._ephemeral(origin, render_messages([publication.message()], self.poster.permalink))
 
     def _public(self, origin: Origin, messages: list[SlackMessage]) -> None:
         try:
@@ -227,16 +213,6 @@ class SlackBot:
         if origin.response_url and _respond(origin.response_url, messages):
             return
         log.warning("could not show %s a message in %s: %s", origin.user, origin.channel, failure)
-
-
-def _already_posted(digest: Digest, origin: Origin, outcome: PostOutcome) -> Message:
-    window = f"{digest.since} to {digest.until}"
-    spans = [Span(f"The {digest.topic} digest for {window} is already in this channel")]
-    if outcome.thread_ref:
-        link = f"post:{origin.channel}:{outcome.thread_ref}"
-        spans += [Span(": "), Span("see its thread", url=link)]
-    spans.append(Span(". Add --force to post it again."))
-    return Message("reply", "", (Block("paragraph", tuple(spans)),))
 
 
 def _respond(response_url: str, messages: list[SlackMessage]) -> bool:
@@ -290,16 +266,15 @@ def build_app(
     client: WebClient | None = None,
     *,
     poster: SlackPoster | None = None,
+    publisher: Publisher,
     jobs: Jobs | None = None,
-    post: PostFunction | None = None,
     env: Mapping[str, str] | None = None,
 ) -> SlackApp:
     """The Slack app for `digestbot run`: checks the config and the bot token (auth.test),
-    then wires `/digest` and mentions to the router.
+    then wires `/digest` and mentions to the router and digests to the `publisher` (the
+    one the scheduler uses too, so their posts share its locks).
 
-    `poster` (or `client`) defaults to one built from the config; `post` replaces the
-    default digest posting (post_digest + the router's ledger, one post per channel at a
-    time), e.g. with the runtime's, so scheduled and commanded posts share their locks.
+    `poster` (or `client`) defaults to one built from the config.
     """
     env = os.environ if env is None else env
     if env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET"):
@@ -326,7 +301,7 @@ def build_app(
         listener_executor=listeners,
         name="digestbot",
     )
-    bot = SlackBot(router, poster, admins=config.slack.admins, jobs=jobs, post=post)
+    bot = SlackBot(router, poster, publisher, admins=config.slack.admins, jobs=jobs)
     bot.register(bolt)
     return SlackApp(bolt, bot, listeners)
 

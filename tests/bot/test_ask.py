@@ -21,9 +21,10 @@ from digest.topics import TopicCatalog
 from storage import Corpus
 from storage.ledger import LedgerKey, PostLedger
 from storage.subscriptions import SubscriptionStore
-from tests.conftest import SHARED_ARXIV, make_paper
-from tests.digest.test_qa_resolve import store_digest
 from tests.fakes.arxiv_server import FakeArxiv, FakeEntry
+from tests.support.papers import make_paper
+from tests.support.paths import SHARED_ARXIV
+from tests.support.qa import store_digest
 
 WEEK = SHARED_ARXIV / "feeds" / "post-train_2026-05-28_to_06-03.atom.xml"
 MENTIONS = ("@everyone", "@here", "<!channel>", "<!here", "<@")

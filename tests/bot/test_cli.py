@@ -19,8 +19,8 @@ from bot.cli import main
 from digest.feed import read_feed_file
 from digest.topics import POST_TRAIN
 from storage import open_corpus
-from tests.conftest import FIXTURES, REPO, SHARED_ARXIV
 from tests.fakes.arxiv_server import FakeArxiv, FakeEntry, load_listing_entries
+from tests.support.paths import FIXTURES, REPO, SHARED_ARXIV
 
 FEEDS = FIXTURES / "feeds"
 WEEK_ARGS = ["--since", "2026-05-13", "--until", "2026-05-19"]

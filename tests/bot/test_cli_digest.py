@@ -21,9 +21,9 @@ from bot.cli import main
 from digest.feed import read_feed_file
 from digest.model import SECTION_KEYS, SECTION_TITLES
 from digest.topics import POST_TRAIN
-from tests.conftest import SHARED_ARXIV
-from tests.digest.test_offline_engine import WEEK_A, WEEK_B, week_entries
 from tests.fakes.arxiv_server import FakeArxiv, FakeEntry, load_listing_entries
+from tests.support.paths import SHARED_ARXIV
+from tests.support.weeks import WEEK_A, WEEK_B, week_entries
 
 WEEK_87 = ["--since", "2026-05-28", "--until", "2026-06-03"]
 WEEK_42 = ["--since", "2026-05-13", "--until", "2026-05-19"]

@@ -20,7 +20,7 @@ from bot.config import (
 )
 from bot.errors import ConfigError
 from digest.topics import POST_TRAIN, TopicCatalog
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 EXAMPLE = REPO / "config.example.toml"
 

@@ -13,8 +13,8 @@ from digest.synthesis import SynthesisRequest
 from digest.topics import POST_TRAIN
 from digest.windows import Window
 from storage.ledger import SENDING, LedgerKey, PostLedger
-from tests.conftest import make_paper
 from tests.fakes.poster import Crash, FakePoster
+from tests.support.papers import make_paper
 
 WINDOW = Window(date(2026, 5, 28), date(2026, 6, 3))
 

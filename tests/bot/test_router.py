@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.commands import USAGE, Context, Router, parse_window
+from bot.commands import USAGE, Context, Reply, Router, parse_window
 from bot.config import Subscription
 from bot.errors import UsageError
+from bot.publisher import PostRequest, Publication
 from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.render import Block, Message, Span
 from digest.service import DigestService
@@ -17,12 +18,21 @@ from digest.windows import Window
 from storage import FetchRecord
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
-from tests.conftest import make_paper
+from tests.fakes.poster import FakePoster
+from tests.support.papers import make_paper
+from tests.support.publishing import publisher_for
 
 NOW = datetime(2026, 6, 8, 9, 0, tzinfo=UTC)  # a Monday; default window 06-01..06-07
 WINDOW = Window(date(2026, 6, 1), date(2026, 6, 7))
 USER = Context("slack", "U1", "slack:C1")
 ADMIN = Context("slack", "UADMIN", "slack:C1", is_admin=True)
+ADMIN_CONF = Context("slack", "UADMIN", "slack:CCONF", is_admin=True)
+
+
+def publish(router: Router, reply: Reply) -> Publication:
+    """Post what the router asked for, as an adapter does."""
+    assert reply.post is not None
+    return publisher_for(router, FakePoster()).publish_request(reply.post, USER.channel)
 
 
 def text_of(reply) -> str:
@@ -67,34 +77,31 @@ def router(corpus) -> Router:
 
 
 class TestDigestCommand:
-    def test_topic_builds_the_latest_window_digest(self, router) -> None:
+    def test_topic_asks_to_post_the_latest_window(self, router) -> None:
         reply = router.route("post-train", USER)
-        assert reply.digest is not None and reply.digest_id is not None
-        assert (reply.digest.since, reply.digest.until) == (WINDOW.since, WINDOW.until)
-        assert reply.digest.paper_count == 4 and not reply.ephemeral
+        assert reply.post == PostRequest("post-train", WINDOW, force=False)
+        assert not reply.ephemeral and reply.messages == ()
 
-    def test_a_recent_digest_is_reused(self, router) -> None:
-        first = router.route("post-train", USER)
-        second = router.route("post-train last week", USER)
-        assert second.digest_id == first.digest_id
+    def test_the_router_builds_nothing(self, router) -> None:
+        """Which digest to post (stored or new) is the Publisher's rule, applied when posting."""
+        router.route("post-train", USER)
+        assert router.service.corpus.digests("post-train") == []
 
-    def test_an_old_digest_of_an_unsettled_window_is_rebuilt(self, router) -> None:
-        first = router.route("post-train", USER)
-        router.clock = lambda: datetime(2026, 6, 8, 11, 0, tzinfo=UTC)  # 2 h later, unsettled
-        assert router.route("post-train", USER).digest_id != first.digest_id
-
-    def test_a_digest_built_after_the_window_settled_is_reused_later(self, router) -> None:
-        settled = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
-        router.clock = router.service.clock = lambda: settled
-        first = router.route("post-train --since 2026-06-01 --until 2026-06-07", USER)
-        assert first.digest_id is not None
-        router.clock = lambda: datetime(2026, 6, 20, 9, 0, tzinfo=UTC)
-        assert router.route("post-train --since 2026-06-01 --until 2026-06-07", USER).digest_id == (
-            first.digest_id
-        )
+    @pytest.mark.parametrize(
+        ("words", "window"),
+        [
+            ("last week", WINDOW),
+            ("2 weeks ago", Window(date(2026, 5, 18), date(2026, 5, 24))),
+            ("--since 2026-05-01 --until 2026-05-03", Window(date(2026, 5, 1), date(2026, 5, 3))),
+        ],
+    )
+    def test_the_window_is_passed_on(self, router, words: str, window: Window) -> None:
+        reply = router.route(f"post-train {words}", USER)
+        assert reply.post is not None and reply.post.window == window
 
     def test_force_flag_is_passed_on(self, router) -> None:
-        assert router.route("post-train --force", USER).force
+        reply = router.route("post-train --force", USER)
+        assert reply.post is not None and reply.post.force
 
     @pytest.mark.parametrize(
         "text",
@@ -102,7 +109,7 @@ class TestDigestCommand:
     )
     def test_bad_input_gets_ephemeral_usage(self, router, text: str) -> None:
         reply = router.route(text, USER)
-        assert reply.ephemeral and reply.digest is None
+        assert reply.ephemeral and reply.post is None
         assert "/digest TOPIC" in text_of(reply)
 
     @pytest.mark.parametrize("text", ["", "help", "--help"])
@@ -116,14 +123,24 @@ class TestInformation:
         assert POST_TRAIN.query() in text_of(router.route("topics", USER))
 
     def test_status(self, router) -> None:
-        router.route("post-train", USER)
+        publish(router, router.route("post-train", USER))
         text = text_of(router.route("status", USER))
         assert "Corpus: 4 papers." in text and "Subscriptions: 1" in text
         assert "Latest post-train digest: 2026-06-01 to 2026-06-07" in text
 
+    def test_status_lists_a_subscription_once(self, router) -> None:
+        """A chat subscription for the channel and topic of a config one replaces it, as in
+        the scheduler: one subscription, the chat one's schedule."""
+        router.route("subscribe post-train tue 10:00", ADMIN)
+        router.route("subscribe post-train wed 11:00", ADMIN_CONF)
+        text = text_of(router.route("status", USER))
+        assert "Subscriptions: 2: " in text
+        assert "post-train to slack:CCONF wed 11:00 UTC" in text
+        assert "mon 09:00" not in text
+
     def test_history(self, router) -> None:
         assert "No digest of post-train yet" in text_of(router.route("history post-train", USER))
-        router.route("post-train", USER)
+        publish(router, router.route("post-train", USER))
         assert "2026-06-01 to 2026-06-07: 4 papers, offline" in text_of(
             router.route("history post-train", USER)
         )
@@ -140,13 +157,7 @@ class TestQuestions:
         assert question == "what is Tool1? everyone" and "@" not in question
 
     def test_a_question_in_a_digest_thread_prefers_its_papers(self, router) -> None:
-        from bot.posting import post_digest
-        from tests.fakes.poster import FakePoster
-
-        reply = router.route("post-train", USER)
-        outcome = post_digest(
-            reply.digest, "slack:C1", FakePoster(), router.ledger, digest_id=reply.digest_id
-        )
+        outcome = publish(router, router.route("post-train", USER)).outcome
         router.mention(
             "what does Tool2 do?", Context("slack", "U1", "slack:C1", outcome.thread_ref)
         )

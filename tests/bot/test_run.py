@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,9 +27,13 @@ from bot.scheduler import last_fire_time
 from digest.topics import POST_TRAIN
 from digest.windows import default_window
 from storage import FetchRecord, open_corpus
-from tests.bot.jobstore import record_pending_job
-from tests.conftest import REPO, make_paper
 from tests.fakes.slack_server import FakeSlack
+from tests.support.jobstore import record_pending_job
+from tests.support.papers import make_paper
+from tests.support.paths import REPO
+
+# Real `digestbot run` processes, each waiting for start-up: about a minute and a half.
+pytestmark = pytest.mark.slow
 
 SECRET = "signing-secret-for-tests"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -116,9 +121,10 @@ class Bot:
         self.env.pop("DISCORD_TOKEN", None)
         self.log = tmp / "bot.log"
         self.process: subprocess.Popen | None = None
+        self.offset = 0
 
     def start(self) -> Bot:
-        offset = len(self.log.read_text()) if self.log.exists() else 0
+        self.offset = offset = len(self.log.read_text()) if self.log.exists() else 0
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run"],
             cwd=REPO,
@@ -128,6 +134,10 @@ class Bot:
         )
         wait_for(lambda: STARTED in self.log.read_text()[offset:], 60, "the bot to start")
         return self
+
+    def logged(self, text: str) -> bool:
+        """Whether this run of the process (since the last start) has logged `text`."""
+        return text in self.log.read_text()[self.offset :]
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
@@ -142,6 +152,13 @@ def wait_for(condition, timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def next_runs(db: Path) -> list[float]:
+    """When the scheduler's stored jobs run next (epoch seconds)."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT next_run_time FROM apscheduler_jobs").fetchall()
+    return [row[0] for row in rows if row[0] is not None]
 
 
 def parts(slack: FakeSlack, channel: str = "C0TEST") -> list[str]:
@@ -217,7 +234,10 @@ class TestRunProcess:
         wait_for(lambda: complete(parts(slack)), 60, "the weekly thread")
         assert bot.stop() == 0
         bot.start()  # a restart must not post the same week again
-        time.sleep(2)
+        # Positive signals that the restart has done all it would: its start-up resume has
+        # finished, and the week's run is no longer pending in the job store.
+        wait_for(lambda: bot.logged("start-up resume done: 0"), 30, "the start-up resume")
+        assert next_runs(bot.db) and min(next_runs(bot.db)) > time.time()
         assert bot.stop() == 0
         keys = parts(slack)
         assert keys.count("parent") == 1 and len(keys) == len(set(keys))
@@ -246,7 +266,11 @@ class TestRunProcess:
         bot.start()
         wait_for(lambda: complete(parts(slack)), 60, "the weekly thread")
         assert signed_command(bot.port, "post-train") == 200  # and a command for the same week
-        time.sleep(3)
+        wait_for(
+            lambda: any("already in this channel" in e["text"] for e in slack.ephemerals()),
+            30,
+            "the command's answer that the week is already posted",
+        )
         assert bot.stop() == 0
         assert Counter(parts(slack))["parent"] == 1 and len(parts(slack)) == len(set(parts(slack)))
 

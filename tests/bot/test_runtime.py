@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.config import Subscription
+from bot.errors import PlatformError
+from bot.publisher import Publisher
+from bot.run import AdminNotices
 from bot.runtime import Runtime
 from bot.scheduler import Due
 from digest.arxiv_source import ArxivSettings, ArxivSource
+from digest.render import Message
 from digest.service import DigestService
 from digest.topics import POST_TRAIN, TopicCatalog
 from digest.windows import Window
 from storage import FetchRecord
 from storage.ledger import PostLedger
-from tests.conftest import make_paper
 from tests.fakes.poster import Crash, FakePoster
+from tests.support.papers import make_paper
 
 MONDAY_NINE = datetime(2026, 6, 8, 7, 0, tzinfo=UTC)  # 09:00 in Berlin
 WINDOW = Window(date(2026, 6, 1), date(2026, 6, 7))
@@ -46,13 +51,13 @@ def runtime(corpus):
         corpus, TopicCatalog.with_builtins(), unreachable, clock=lambda: MONDAY_NINE
     )
     notices: list[str] = []
-    made = Runtime(service, PostLedger(corpus), {"slack": FakePoster()}, notices.append)
+    made = Runtime(Publisher(service, PostLedger(corpus), [FakePoster()]), notices.append)
     made.notices = notices  # type: ignore[attr-defined]
     return made
 
 
 def poster(runtime) -> FakePoster:
-    return runtime.posters["slack"]
+    return runtime.publisher.poster("slack:C1")
 
 
 class TestWeeklyRun:
@@ -107,5 +112,43 @@ class TestResume:
         keys = [m.key for m in sent]
         assert len(keys) == len(set(keys)) == 9
         # The catalog of the resumed thread is the one the first run started with.
-        assert len(runtime.service.corpus.digests("post-train")) == 1
+        assert len(runtime.publisher.service.corpus.digests("post-train")) == 1
         assert runtime.resume_unfinished() == 0
+
+
+class Sender:
+    """A platform's plain-message sender (the `MessageSender` both posters implement)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple[str, list[Message]]] = []
+        self.fail = fail
+
+    def post_reply(self, channel_id: str, messages: Sequence[Message], /) -> list[str]:
+        if self.fail:
+            raise PlatformError("channel_not_found")
+        self.sent.append((channel_id, list(messages)))
+        return ["1"]
+
+
+class TestAdminNotices:
+    def test_a_notice_goes_to_the_admin_channel_through_its_platforms_sender(self) -> None:
+        notices, slack, discord = AdminNotices("slack:CADMIN"), Sender(), Sender()
+        notices.add_sender("slack", slack)
+        notices.add_sender("discord", discord)
+        notices.send("arXiv was down.")
+        ((channel, (message,)),) = slack.sent
+        assert channel == "CADMIN" and message.blocks[0].plain == "arXiv was down."
+        assert discord.sent == []
+
+    def test_without_a_running_platform_it_is_only_logged(self, caplog) -> None:
+        notices = AdminNotices("discord:42")
+        notices.add_sender("slack", Sender())
+        notices.send("arXiv was down.")
+        assert "admin notice: arXiv was down." in caplog.text
+        assert "no discord connection for the admin channel" in caplog.text
+
+    def test_a_failing_send_does_not_fail_the_caller(self, caplog) -> None:
+        notices = AdminNotices("slack:CADMIN")
+        notices.add_sender("slack", Sender(fail=True))
+        notices.send("arXiv was down.")  # must not raise: it reports a failure already
+        assert "could not send the admin notice to slack:CADMIN" in caplog.text

@@ -17,7 +17,7 @@ from bot.scheduler import (
     last_fire_time,
     next_fire_time,
 )
-from tests.bot.jobstore import record_pending_job
+from tests.support.jobstore import record_pending_job
 
 
 def monday_nine(tz: str) -> Subscription:

@@ -12,8 +12,8 @@ import pytest
 from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.errors import ArxivQueryRejected, ArxivUnavailable
 from digest.feed import read_feed_file
-from tests.conftest import FIXTURES
 from tests.fakes.arxiv_server import FakeArxiv, FakeEntry
+from tests.support.paths import FIXTURES
 
 FEEDS = FIXTURES / "feeds"
 TESTING_100 = "atom_2026-04-12_query-all-testing_100entries.xml"

@@ -24,8 +24,8 @@ from digest.offline.engine import OfflineEngine
 from digest.synthesis import History
 from digest.topics import POST_TRAIN
 from digest.windows import Window
-from tests.conftest import make_paper
-from tests.digest.test_offline_engine import WEEK_A, load_week
+from tests.support.papers import make_paper
+from tests.support.weeks import WEEK_A, load_week
 
 WINDOW, PAPERS = load_week(WEEK_A)
 A, B, C = (p.id for p in PAPERS[:3])  # Kestrel-PO, Quiet Margins, StepWise-RM
@@ -282,7 +282,7 @@ class TestPrompt:
         assert "never invent an id" in rules_block["text"]
 
     def test_history_names_earlier_papers_without_their_ids(self) -> None:
-        from tests.digest.test_claude_engine import week_request
+        from tests.support.claude import week_request
 
         earlier = OfflineEngine().synthesize(week_request())
         text = earlier_digest_text(earlier)

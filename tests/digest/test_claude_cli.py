@@ -25,9 +25,9 @@ from bot.wiring import choose_synthesizer
 from digest.llm.engine import LLMEngine
 from digest.offline.engine import OfflineEngine
 from storage import open_corpus
-from tests.conftest import SHARED_ARXIV
-from tests.digest.test_offline_engine import WEEK_A, load_week
 from tests.fakes.anthropic_server import INVENTED_ID, INVENTED_NAME, FakeAnthropic
+from tests.support.paths import SHARED_ARXIV
+from tests.support.weeks import WEEK_A, load_week
 
 WINDOW_A, PAPERS_A = load_week(WEEK_A)
 WEEK_A_ARGS = ["--since", str(WINDOW_A.since), "--until", str(WINDOW_A.until)]

@@ -25,27 +25,25 @@ from digest.model import SECTION_KEYS, Digest, cite
 from digest.offline.engine import OfflineEngine, catalog
 from digest.offline.overview import OFFLINE_ENGINE
 from digest.service import DigestService
-from digest.synthesis import SynthesisRequest
-from digest.topics import POST_TRAIN, TopicCatalog
-from digest.windows import Window
+from digest.topics import TopicCatalog
 from storage import Corpus, Paper
-from tests.conftest import make_paper
-from tests.digest.test_offline_engine import WEEK_A, WEEK_B, load_week
 from tests.fakes.anthropic_server import INVENTED_ID, INVENTED_NAME, FakeAnthropic, Reply, Seen
+from tests.support.claude import (
+    API_KEY,
+    GENERATED_AT,
+    PAPERS_A,
+    WINDOW_A,
+    Sleeps,
+    generated_week,
+    metadata,
+    week_request,
+)
+from tests.support.papers import make_paper
+from tests.support.weeks import WEEK_B, load_week
 
-WINDOW_A, PAPERS_A = load_week(WEEK_A)
 WINDOW_B, PAPERS_B = load_week(WEEK_B)
 IDS_A = {p.id for p in PAPERS_A}
-GENERATED_AT = datetime(2026, 6, 16, 7, 0, tzinfo=UTC)
-API_KEY = "sk-ant-test-do-not-log"
 MODEL = EngineSettings().model
-
-
-class Sleeps(list):
-    """A `sleep` that records how long it was asked to wait, and does not wait."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -75,12 +73,6 @@ def make_engine(
     )
     wait = sleeps if sleeps is not None else Sleeps()
     return LLMEngine(LLMClient(llm, sleep=wait), settings or EngineSettings())
-
-
-def week_request(
-    papers: tuple[Paper, ...] = PAPERS_A, window: Window = WINDOW_A, **kwargs: Any
-) -> SynthesisRequest:
-    return SynthesisRequest(POST_TRAIN, window, papers, GENERATED_AT, **kwargs)
 
 
 def item(heading: str, text: str, papers: list[str]) -> dict[str, Any]:
@@ -121,12 +113,6 @@ def section_texts(digest: Digest) -> str:
         if section.key != "metadata":
             parts += [f"{i.heading} {i.text}" for i in section.items]
     return "\n".join(parts)
-
-
-def metadata(digest: Digest) -> dict[str, str]:
-    section = digest.section("metadata")
-    assert section is not None
-    return {i.heading: i.text for i in section.items}
 
 
 def service_with(corpus: Corpus, engine: LLMEngine, papers: tuple[Paper, ...]) -> DigestService:
@@ -603,34 +589,6 @@ class TestHistory:
 
 
 # -- large weeks -----------------------------------------------------------------------------------
-
-
-TOPICS = (
-    ("preference optimization", "DPO", "noisy preference pairs and reference models"),
-    ("process reward models", "PRM", "step-level verification of long proofs"),
-    ("tool-using agents", "GRPO", "rollouts in sandboxed environments with tool calls"),
-)
-
-
-def generated_week(n: int = 45) -> tuple[Paper, ...]:
-    """n invented papers in three clear clusters, for map-reduce on a small budget."""
-    papers = []
-    for index in range(n):
-        subject, acronym, detail = TOPICS[index % 3]
-        papers.append(
-            make_paper(
-                f"2606.2{index:04d}",
-                title=f"Study {index} of {subject} with {acronym}",
-                abstract=(
-                    f"We study {subject} for large language models using {acronym}. "
-                    f"Our method addresses {detail}. Experiments on benchmark suite {index} "
-                    f"show gains of {index % 7 + 1} points over strong {acronym} baselines. "
-                    f"However, {subject} remains costly at scale."
-                ),
-                published=datetime(2026, 6, 9, 10, tzinfo=UTC),
-            )
-        )
-    return tuple(papers)
 
 
 class TestMapReduce:

@@ -14,7 +14,6 @@ import pytest
 
 from digest.claude.client import output_format
 from digest.llm.schema import ClusterNotes, DigestDraft
-from tests.conftest import REPO
 from tests.fakes.anthropic_server import (
     INVENTED_ID,
     FakeAnthropic,
@@ -23,6 +22,7 @@ from tests.fakes.anthropic_server import (
     count_tokens,
     plausible_answer,
 )
+from tests.support.paths import REPO
 
 RECORDS = "\n".join(
     f"2606.1000{i} | Name {i} | A Title About Reward Models {i} | cs.CL | abstract {i}"

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from digest.claude.client import LLMClient, LLMSettings
 from digest.errors import LLMOutputInvalid, LLMRejected, LLMUnavailable
 from digest.llm.usage import Usage
-from tests.digest.test_claude_engine import API_KEY, Sleeps
 from tests.fakes.anthropic_server import FakeAnthropic, Reply
+from tests.support.claude import API_KEY, Sleeps
 
 SYSTEM = [
     {"type": "text", "text": "You answer questions about papers."},

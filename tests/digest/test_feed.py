@@ -9,7 +9,7 @@ import pytest
 
 from digest.errors import FeedError
 from digest.feed import parse_feed, read_feed_file
-from tests.conftest import FIXTURES
+from tests.support.paths import FIXTURES
 
 FEEDS = FIXTURES / "feeds"
 

@@ -17,8 +17,8 @@ from digest.ingest import ensure_window, ingest_feed_file
 from digest.topics import POST_TRAIN, Topic
 from digest.windows import Window, settled_at
 from storage import Corpus
-from tests.conftest import FIXTURES, SHARED_ARXIV
 from tests.fakes.arxiv_server import FakeArxiv, FakeEntry, load_listing_entries
+from tests.support.paths import FIXTURES, SHARED_ARXIV
 
 FEEDS = FIXTURES / "feeds"
 WEEK = Window(date(2026, 5, 13), date(2026, 5, 19))

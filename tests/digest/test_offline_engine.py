@@ -22,17 +22,20 @@ import pytest
 
 from digest.feed import read_feed_file
 from digest.model import SECTION_KEYS, SECTION_TITLES, Digest
-from digest.offline.engine import OfflineEngine
 from digest.render import to_markdown, to_text
-from digest.synthesis import History, SynthesisRequest
+from digest.synthesis import History
 from digest.topics import POST_TRAIN
 from digest.windows import Window
 from storage import Paper
-from tests.conftest import FIXTURES, REPO, SHARED_ARXIV, make_paper
-from tests.fakes.arxiv_server import FakeEntry
+from tests.support.papers import make_paper
+from tests.support.paths import REPO, SHARED_ARXIV
+from tests.support.weeks import (
+    WEEK_A,
+    WEEK_B,
+    load_week,
+    synthesize,
+)
 
-WEEKS = FIXTURES / "digest"
-GENERATED_AT = datetime(2026, 6, 16, 7, 0, tzinfo=UTC)
 ARXIV_LINK = re.compile(r"https://arxiv\.org/abs/([^\s)\]>]+)")
 ANY_URL = re.compile(r"(?:https?|ftp)://[^\s)\]>]+|www\.\S+", re.IGNORECASE)
 
@@ -40,70 +43,8 @@ ANY_URL = re.compile(r"(?:https?|ftp)://[^\s)\]>]+|www\.\S+", re.IGNORECASE)
 # -- the invented weeks ----------------------------------------------------------------------
 
 
-def _published(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _week_data(name: str) -> dict:
-    return json.loads((WEEKS / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def load_week(name: str) -> tuple[Window, tuple[Paper, ...]]:
-    """An invented week of tests/fixtures/digest as (window, papers)."""
-    data = _week_data(name)
-    window = Window(
-        date.fromisoformat(data["window"]["since"]), date.fromisoformat(data["window"]["until"])
-    )
-    papers = tuple(
-        make_paper(
-            p["id"],
-            title=p["title"],
-            abstract=p["abstract"],
-            authors=tuple(p["authors"]),
-            categories=tuple(p["categories"]),
-            published=_published(p["published"]),
-        )
-        for p in data["papers"]
-    )
-    return window, papers
-
-
-def week_entries(name: str) -> list[FakeEntry]:
-    """An invented week as entries for the loopback arXiv."""
-    return [
-        FakeEntry(
-            id=p["id"],
-            title=p["title"],
-            summary=p["abstract"],
-            authors=tuple(p["authors"]),
-            categories=tuple(p["categories"]),
-            published=_published(p["published"]),
-            comment=p.get("comment"),
-        )
-        for p in _week_data(name)["papers"]
-    ]
-
-
-def synthesize(
-    papers: tuple[Paper, ...] | list[Paper],
-    window: Window,
-    history: History | None = None,
-    generated_at: datetime = GENERATED_AT,
-) -> Digest:
-    request = SynthesisRequest(
-        topic=POST_TRAIN,
-        window=window,
-        papers=tuple(papers),
-        generated_at=generated_at,
-        history=history or History(),
-    )
-    return OfflineEngine().synthesize(request)
-
-
 # -- the windows under test ------------------------------------------------------------------
 
-WEEK_A = "week-2026-06-08"
-WEEK_B = "week-2026-06-15"
 REAL_WINDOWS = {
     "post-train-42": (
         "feeds/post-train_2026-05-13_to_05-19.atom.xml",
@@ -385,7 +326,7 @@ from digest.offline.engine import OfflineEngine
 from digest.synthesis import SynthesisRequest
 from digest.topics import POST_TRAIN
 from digest.windows import Window
-from tests.conftest import make_paper
+from tests.support.papers import make_paper
 
 papers = [
     make_paper("2606.40001", title="Wren: Reward Models for LLM Judges", abstract=(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -29,10 +30,12 @@ from digest.qa.fulltext import FullTextFetcher
 from digest.render import messages, to_markdown
 from digest.service import DigestService
 from digest.topics import TopicCatalog
+from digest.windows import Window
 from storage import Corpus
-from tests.digest.test_claude_engine import (
+from tests.fakes.anthropic_server import FakeAnthropic, Seen, plausible_answer
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.support.claude import (
     GENERATED_AT,
-    IDS_A,
     PAPERS_A,
     WINDOW_A,
     Sleeps,
@@ -40,12 +43,10 @@ from tests.digest.test_claude_engine import (
     metadata,
     week_request,
 )
-from tests.digest.test_offline_engine import read_real
-from tests.digest.test_qa_answer import HERON, KESTREL, LANTERN
-from tests.digest.test_qa_fulltext import HTML, Route, StaticServer
-from tests.fakes.anthropic_server import FakeAnthropic, Seen, plausible_answer
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.support.qa import HERON, HTML, KESTREL, LANTERN, Route, StaticServer
+from tests.support.weeks import read_shared_week
 
+IDS_A = {p.id for p in PAPERS_A}
 KEY = "sk-openai-test"
 MODEL = "gpt-test"
 OUTSIDE = "2605.99999"  # not a paper of any test window
@@ -447,7 +448,10 @@ class TestWiring:
 
 class TestBounds:
     def test_an_87_paper_week_takes_at_most_3_requests(self, fake: FakeOpenAI) -> None:
-        window, papers = read_real("post-train-87")
+        window, papers = read_shared_week(
+            "feeds/post-train_2026-05-28_to_06-03.atom.xml",
+            Window(date(2026, 5, 28), date(2026, 6, 3)),
+        )
         fake.queue(Reply.text("not json"))  # even with one repair
 
         digest = engine_for(fake).synthesize(week_request(papers, window))

@@ -3,56 +3,24 @@ section, lists, "not found" with closest matches, rendering and JSON, and bad in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
 from digest.qa import QuestionAnswerer, answer_json, answer_messages, plain_text
 from digest.qa.fulltext import FullTextFetcher
-from digest.render import message_text
 from storage import Corpus, Paper
-from tests.conftest import make_paper
-from tests.digest.test_qa_fulltext import HTML, Route, StaticServer
-from tests.digest.test_qa_resolve import store_digest
-
-LANTERN = make_paper(
-    "2606.09001",
-    title="Lanternfish: Calibrated Step Rewards for Small Reasoners",
-    abstract=(
-        "Small reasoning models are overconfident in their intermediate steps. "
-        "Process reward models trained on human labels are expensive to build. "
-        "We present Lanternfish, a step-level reward model that calibrates its scores "
-        "against a held-out verifier. "
-        "We find that small models trained with it make fewer confident mistakes on "
-        "multi-step arithmetic. "
-        "Code is available at https://github.com/example/lanternfish."
-    ),
-    authors=("Ada Quill", "Ben Marsh", "Cy Dove", "Di Fern"),
-    categories=("cs.CL", "cs.LG"),
-    published=datetime(2026, 6, 2, 18, tzinfo=UTC),
+from tests.support.qa import (
+    HERON,
+    HTML,
+    KESTREL,
+    LANTERN,
+    MENTION,
+    Route,
+    StaticServer,
+    rendered,
+    store_digest,
 )
-KESTREL = make_paper(
-    "2606.09002",
-    title="Kestrel: Judges That Abstain",
-    abstract=(
-        "LLM judges rarely say when they do not know. We introduce Kestrel, a judge that "
-        "abstains when its confidence is low, and show that abstention improves agreement "
-        "with human raters on reward model evaluation."
-    ),
-    published=datetime(2026, 6, 1, 18, tzinfo=UTC),
-)
-HERON = make_paper(
-    "2606.09003",
-    title="Heron: Reward Hacking Detection with Probes",
-    abstract=(
-        "Reward hacking undermines RLHF. We propose Heron, which detects reward hacking "
-        "from activation probes during training, catching most hacked episodes early."
-    ),
-    published=datetime(2026, 6, 3, 18, tzinfo=UTC),
-)
-MENTION = re.compile(r"@(?:everyone|here|channel)|<!(?:channel|here|everyone)|<@", re.I)
 
 
 @pytest.fixture
@@ -71,10 +39,6 @@ def served() -> Iterator[StaticServer]:
     with StaticServer() as server:
         server.routes["/html/2606.09001"] = Route(HTML)
         yield server
-
-
-def rendered(answer) -> str:
-    return "\n".join(message_text(m) for m in answer_messages(answer))
 
 
 def links(answer) -> list[str]:

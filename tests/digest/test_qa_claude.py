@@ -14,9 +14,8 @@ from digest.qa import QuestionAnswerer, answer_json, plain_text
 from digest.qa.fulltext import FullTextFetcher
 from digest.qa.llm import AnswerSettings, LLMAnswerer
 from storage import Corpus
-from tests.digest.test_qa_answer import HERON, KESTREL, LANTERN, MENTION, rendered
-from tests.digest.test_qa_fulltext import HTML, Route, StaticServer
 from tests.fakes.anthropic_server import INVENTED_ID, FakeAnthropic, Reply
+from tests.support.qa import HERON, HTML, KESTREL, LANTERN, MENTION, Route, StaticServer, rendered
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,98 +24,9 @@ from digest.qa.fulltext import (
 from storage import Corpus
 from storage.fulltext import FullTextStore
 from storage.migrations import MIGRATIONS
-from tests.conftest import FIXTURES
+from tests.support.qa import HTML, PAPER, PDF, QA, Route, StaticServer
 
-QA = FIXTURES / "qa"
-HTML = (QA / "paper.html").read_bytes()
-PDF = (QA / "paper.pdf").read_bytes()
-PAPER = "2606.09001"
 NOW = datetime(2026, 6, 8, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Route:
-    """What the loopback server answers on one path."""
-
-    body: bytes = b""
-    status: int = 200
-    content_type: str = "text/html; charset=utf-8"
-    delay: float = 0.0  # before the headers
-    send_length: bool = True
-
-
-@dataclass
-class StaticServer:
-    """A loopback HTTP server with scripted routes, recording what it was asked and how
-    many requests it served at once."""
-
-    routes: dict[str, Route] = field(default_factory=dict)
-    requests: list[str] = field(default_factory=list)
-    in_flight: int = 0
-    max_in_flight: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    def __enter__(self) -> StaticServer:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                with outer._lock:
-                    outer.requests.append(self.path)
-                    outer.in_flight += 1
-                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
-                try:
-                    route = outer.routes.get(self.path, Route(b"not found", 404))
-                    time.sleep(route.delay)
-                    self.send_response(route.status)
-                    self.send_header("Content-Type", route.content_type)
-                    if route.send_length:
-                        self.send_header("Content-Length", str(len(route.body)))
-                    self.end_headers()
-                    self.wfile.write(route.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
-                finally:
-                    with outer._lock:
-                        outer.in_flight -= 1
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll interval: shutdown() waits for it, once per test.
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def settings(self, **overrides: object) -> FullTextSettings:
-        values: dict = {
-            "html_url": f"{self.url}/html/",
-            "pdf_url": f"{self.url}/pdf/",
-            "timeout_seconds": 2.0,
-            "deadline_seconds": 5.0,
-        }
-        values.update(overrides)
-        return FullTextSettings(**values)
-
-    def serve_paper(self, paper_id: str = PAPER, *, html: bool = True, pdf: bool = True) -> None:
-        if html:
-            self.routes[f"/html/{paper_id}"] = Route(HTML)
-        if pdf:
-            self.routes[f"/pdf/{paper_id}"] = Route(PDF, content_type="application/pdf")
 
 
 @pytest.fixture
@@ -223,8 +132,25 @@ class TestStore:
         assert "0006_fulltext_chunks" in names
 
     def test_the_migration_can_run_again(self, corpus: Corpus) -> None:
+        """Running it over a database that has it changes nothing: same tables, indexes
+        and triggers, and what was stored stays stored and searchable."""
+        store = FullTextStore(corpus)
+        store.save(PAPER, source="html", url="u", sections=[("1 Intro", "gamma")], fetched_at=NOW)
+
+        def schema() -> list[tuple[str, str, str]]:
+            conn = sqlite3.connect(corpus.path)
+            try:
+                rows = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")
+                return [r for r in rows if "fulltext" in r[1]]
+            finally:
+                conn.close()
+
+        before = schema()
         with corpus.writing() as db:
             dict(MIGRATIONS)["0006_fulltext_chunks"](db)
+        assert schema() == before and len(before) >= 5
+        assert [c.text for c in store.chunks(PAPER)] == ["gamma"]
+        assert [h.chunk.section for h in store.search("gamma")] == ["1 Intro"]
 
     def test_saved_chunks_are_searchable_and_replaced_on_save(self, corpus: Corpus) -> None:
         store = FullTextStore(corpus)

@@ -3,7 +3,7 @@ the real titles of a post-training week), the thread's digest first, topics, lis
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -12,54 +12,20 @@ import pytest
 from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.feed import read_feed_file
 from digest.ingest import ingest_feed_file
-from digest.model import CatalogEntry, Digest
+from digest.model import Digest
 from digest.qa.names import NameEntry, NameIndex, QuestionWords, choose
 from digest.qa.resolve import Resolver
 from digest.service import DigestService
 from digest.topics import POST_TRAIN, TopicCatalog
 from digest.windows import Window
 from storage import Corpus, Paper, open_corpus
-from tests.conftest import SHARED_ARXIV, make_paper
 from tests.fakes.arxiv_server import FakeArxiv, FakeEntry
+from tests.support.papers import make_paper
+from tests.support.paths import SHARED_ARXIV
+from tests.support.qa import store_digest
 
 WEEK = "feeds/post-train_2026-05-28_to_06-03.atom.xml"
 WEEK_WINDOW = Window(date(2026, 5, 28), date(2026, 6, 3))
-
-
-def store_digest(
-    corpus: Corpus,
-    papers: Sequence[Paper],
-    names: dict[str, str],
-    *,
-    topic: str = "post-train",
-    since: date = date(2026, 6, 1),
-    until: date = date(2026, 6, 7),
-) -> int:
-    """Store a digest (no sections) naming `papers` as `names` say; returns its id."""
-    digest = Digest(
-        topic=topic,
-        title=f"{topic} digest",
-        since=since,
-        until=until,
-        generated_at=datetime(2026, 6, 8, tzinfo=UTC),
-        paper_count=len(papers),
-        query="q",
-        synthesizer="offline",
-        style="",
-        gist="",
-        sections=(),
-        papers=tuple(
-            CatalogEntry(p.id, names[p.id], p.title, p.authors, p.primary_category) for p in papers
-        ),
-    )
-    return corpus.save_digest(
-        topic=topic,
-        since=since,
-        until=until,
-        engine="offline",
-        generated_at=digest.generated_at,
-        body=digest.to_json(),
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from digest.qa.retrieve import Retriever
 from digest.qa.text import asks_for_a_list, content_words, stem, within_typos
 from storage import Corpus
 from storage.paper_search import PaperSearch, all_of, any_of
-from tests.conftest import make_paper
+from tests.support.papers import make_paper
 
 DAY = datetime(2026, 6, 3, 12, tzinfo=UTC)
 

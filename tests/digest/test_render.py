@@ -19,7 +19,7 @@ import pytest
 
 from digest.model import SECTION_TITLES, Digest, Item, Section, cite
 from digest.render import INDEX_TITLE, md_escape, messages, spans, to_markdown, to_text
-from tests.digest.test_offline_engine import WEEK_A, load_week, synthesize
+from tests.support.weeks import WEEK_A, load_week, synthesize
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

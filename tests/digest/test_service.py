@@ -18,8 +18,8 @@ from digest.synthesis import SynthesisRequest
 from digest.topics import TopicCatalog
 from digest.windows import Window
 from storage import Corpus
-from tests.digest.test_offline_engine import WEEK_A, WEEK_B, load_week, week_entries
 from tests.fakes.arxiv_server import FakeArxiv
+from tests.support.weeks import WEEK_A, WEEK_B, load_week, week_entries
 
 WINDOW_A, PAPERS_A = load_week(WEEK_A)
 WINDOW_B, PAPERS_B = load_week(WEEK_B)

@@ -13,7 +13,8 @@ import pytest
 from digest.feed import read_feed_file
 from digest.shortnames import MAX_CHARS, is_fragment, short_name, short_names
 from storage import Paper
-from tests.conftest import SHARED_ARXIV, make_paper
+from tests.support.papers import make_paper
+from tests.support.paths import SHARED_ARXIV
 
 REAL_FEEDS = (
     "feeds/post-train_2026-05-13_to_05-19.atom.xml",

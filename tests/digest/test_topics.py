@@ -8,7 +8,7 @@ import pytest
 
 from digest.errors import UnknownTopic
 from digest.topics import POST_TRAIN, Topic, TopicCatalog
-from tests.conftest import SHARED_ARXIV
+from tests.support.paths import SHARED_ARXIV
 
 # Our own record of the built-in query, so the check also runs where ../shared is absent.
 POST_TRAIN_QUERY = (

@@ -32,8 +32,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import Loopback, LoopbackServer
 
 INVENTED_ID = "2699.99999"  # a well-formed id of no real paper (month 99 does not exist)
 INVENTED_NAME = "HalluciNet"
@@ -333,7 +335,7 @@ def plausible_answer(seen: Seen, invent: bool = False) -> dict[str, Any]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.fake.verbose:
@@ -359,16 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (a timeout test): nothing to deliver
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeAnthropic) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-
-
 @dataclass
-class FakeAnthropic:
+class FakeAnthropic(Loopback):
     """The stand-in server. Use as ``with FakeAnthropic() as fake:``; `base_url` is what
     the SDK (or ANTHROPIC_BASE_URL) takes."""
 
@@ -383,34 +377,17 @@ class FakeAnthropic:
     _cache: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _server: _Server | None = None
-    _thread: threading.Thread | None = None
+    thread_name = "fake-anthropic"
 
     # -- lifecycle --
 
-    def start(self) -> FakeAnthropic:
-        self._server = _Server(("127.0.0.1", self.port), self)
-        self.port = self._server.server_address[1]
-        # A short poll interval: shutdown() waits up to one interval, on every test.
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.02), daemon=True
-        )
-        self._thread.start()
-        return self
+    def _new_server(self) -> LoopbackServer:
+        server = LoopbackServer(self.port, _Handler, self)
+        self.port = server.port  # port 0 asked for any free one: say which
+        return server
 
-    def stop(self) -> None:
+    def _before_stop(self) -> None:
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -30,13 +30,16 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from time import monotonic
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
+
+from tests.fakes.loopback import Loopback, LoopbackServer
+from tests.support.paths import SHARED_ARXIV
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ARXIV_NS = "http://arxiv.org/schemas/atom"
@@ -58,9 +61,9 @@ _NON_WORD_RE = re.compile(r"[\W_]+")
 
 
 def shared_arxiv_dir() -> Path | None:
-    """Locate the shared real-arXiv data (``../shared/data/arxiv`` from the repo root), or None."""
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "arxiv"
-    return path if path.is_dir() else None
+    """Locate the shared real-arXiv data (``../shared/data/arxiv`` from the repo root, or
+    $DIGESTBOT_TEST_DATA), or None."""
+    return SHARED_ARXIV if SHARED_ARXIV.is_dir() else None
 
 
 def _utc(value: datetime, name: str) -> datetime:
@@ -625,7 +628,7 @@ def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-class FakeArxiv:
+class FakeArxiv(Loopback):
     """A loopback arXiv export API: corpus answers, canned replays, faults, request log.
 
     Answer precedence for each request: a queued fault, then an ``enqueue``d body, then the
@@ -640,47 +643,19 @@ class FakeArxiv:
         self._canned: deque[_Reply] = deque()
         self._pages: dict[int, bytes] | None = None
         self._requests: list[RecordedRequest] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         # Set on stop() so a stalled handler wakes up instead of holding shutdown hostage.
         self._stopping = threading.Event()
 
     # ---- lifecycle
 
-    def start(self) -> FakeArxiv:
-        """Bind 127.0.0.1 (port 0 = any free port) and serve from a daemon thread."""
-        if self._server is not None:
-            return self
+    thread_name = "fake-arxiv"
+
+    def _new_server(self) -> LoopbackServer:
         self._stopping.clear()
-        self._server = _Server(("127.0.0.1", self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            # A short poll makes stop() (each test teardown) quick.
-            kwargs={"poll_interval": 0.01},
-            name="fake-arxiv",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return LoopbackServer(self._port, _Handler, self)
 
-    def stop(self) -> None:
-        """Stop serving and release the port; safe to call twice."""
-        server, self._server = self._server, None
-        if server is None:
-            return
+    def _before_stop(self) -> None:
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeArxiv:
-        """Start serving for the duration of a ``with`` block."""
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop serving at the end of the ``with`` block."""
-        self.stop()
 
     @property
     def port(self) -> int:
@@ -902,20 +877,10 @@ class FakeArxiv:
         return _Reply(200, body, atom)
 
 
-class _Server(ThreadingHTTPServer):
-    """The HTTP server, carrying a reference to its FakeArxiv for the handler."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeArxiv) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Turns GET requests into FakeArxiv._handle calls (HTTP/1.0: one request a connection)."""
 
-    server: _Server
+    server: LoopbackServer
 
     def do_GET(self) -> None:
         """Parse the query string, ask the fake, send its reply."""

@@ -36,9 +36,11 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import Loopback, LoopbackServer
 
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-test"
@@ -89,7 +91,7 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true", "yes")
 
 
-class FakeSlack:
+class FakeSlack(Loopback):
     """A loopback Slack: Web API methods, file uploads, response_urls, Socket Mode."""
 
     def __init__(
@@ -109,8 +111,6 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._ts = 0
         self._files: dict[str, dict] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._sockets: list[_WebSocket] = []
         self._acks: dict[str, dict] = {}
@@ -120,38 +120,17 @@ class FakeSlack:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
-        """Bind 127.0.0.1 (port 0: any free port) and serve from a daemon thread."""
-        if self._server is None:
-            self._stopping.clear()
-            self._server = _Server(("127.0.0.1", self._port), self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.01},
-                name="fake-slack",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
+    thread_name = "fake-slack"
 
-    def stop(self) -> None:
-        """Stop serving, drop Socket Mode connections, release the port."""
-        server, self._server = self._server, None
-        if server is None:
-            return
+    def _new_server(self) -> LoopbackServer:
+        self._stopping.clear()
+        return LoopbackServer(self._port, _Handler, self)
+
+    def _before_stop(self) -> None:
+        """Wake stalled handlers and drop Socket Mode connections."""
         self._stopping.set()
         for ws in list(self._sockets):
             ws.close()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
@@ -606,23 +585,8 @@ def _check_blocks(blocks: list) -> None:
 # -- HTTP plumbing ---------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeSlack) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away (a killed poster, a closed socket) is expected here."""
-        error = sys.exc_info()[1]
-        if not isinstance(error, ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from storage import DatabaseUnavailable, FetchRecord, open_corpus
 from storage.migrations import MIGRATIONS
-from tests.conftest import make_paper
+from tests.support.papers import make_paper
 
 
 class TestOpening:

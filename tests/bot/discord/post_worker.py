@@ -1,5 +1,5 @@
 """A separate process for the crash tests: posts a digest (a JSON file) to a Discord
-channel through `bot.delivery.deliver`, as `digestbot digest --post discord:ID` does.
+channel through the Publisher, as `digestbot digest --post discord:ID` does.
 
 Usage: python -m tests.bot.discord.post_worker DIGEST.json discord:CHANNEL_ID
 The config comes from the environment (DISCORD_TOKEN, DIGESTBOT_DISCORD_API_URL,
@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from bot.config import load_config
-from bot.delivery import deliver
 from digest.model import Digest
 from storage import open_corpus
+from tests.support.publishing import post_like_the_cli
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     config = load_config()
     digest = Digest.from_json(json.loads(Path(digest_path).read_text(encoding="utf-8")))
     with open_corpus(config.database.resolved_path()) as corpus:
-        outcome = deliver(config, corpus, digest, channel)
+        outcome = post_like_the_cli(config, corpus, digest, channel).outcome
     print(
         json.dumps(
             {"sent": outcome.sent, "total": outcome.total, "already": outcome.already_posted}

@@ -18,8 +18,9 @@ from bot.commands import Router
 from bot.config import Config, parse_config
 from bot.discord.app import DigestClient, build_client, invite_link, question_thread_name
 from bot.discord.render import ZWJ
-from tests.bot.discord.conftest import Answers, LoopThread, make_router, week_papers
 from tests.fakes.discord_server import BOT_ID, CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, Followup
+from tests.support.discord import NOW, Answers, LoopThread, make_router, week_papers
+from tests.support.publishing import publisher_for
 
 ADMIN_ID = 900000000000000777
 
@@ -29,7 +30,7 @@ def bot(loop_thread: LoopThread, router: Router, config: Config) -> Iterator[Dig
     """The bot's client, logged in (which registers the slash commands) on a loop thread."""
 
     async def start() -> DigestClient:
-        client = build_client(router, config)
+        client = build_client(router, config, publisher=publisher_for(router))
         await client.login("test-token")
         return client
 
@@ -109,7 +110,8 @@ class TestDigestCommand:
         assert sections[-1]["content"].startswith("### Paper Catalog")
         assert len(followups) == 1
         assert not followups[0].ephemeral and followups[0].replaced_thinking
-        assert f"<#{thread}>" in followups[0].content
+        # A jump link to the parent, which is where the thread starts (they share an id).
+        assert f"/{GUILD_ID}/{CHANNEL_ID}/{thread}>)" in followups[0].content
         assert followups[0].allowed_mentions == {"parse": []}
 
     def test_running_it_again_posts_nothing_new(self, chat: Transcript, fake: FakeDiscord) -> None:
@@ -119,7 +121,7 @@ class TestDigestCommand:
         followups = chat.digest("post-train last week")
         assert len(fake.created()) == created
         assert "already in this channel" in followups[0].content
-        assert f"<#{chat.thread()}>" in followups[0].content
+        assert f"/{GUILD_ID}/{CHANNEL_ID}/{chat.thread()}>)" in followups[0].content
 
     def test_help_is_ephemeral(self, chat: Transcript, fake: FakeDiscord) -> None:
         """/digest help: only the user sees it; the public "thinking" message is removed
@@ -172,6 +174,18 @@ class TestDigestCommand:
         followups = chat.digest("post-train")
         assert followups[0].ephemeral
         assert "Missing Permissions" in followups[0].content
+
+    def test_a_digest_that_cannot_be_built_is_told_ephemerally(
+        self, chat: Transcript, fake: FakeDiscord
+    ) -> None:
+        """A window the corpus lacks and arXiv cannot give: nothing posted, and the user is
+        told which digest failed and why, privately."""
+        followups = chat.digest("post-train 2 weeks ago")
+        assert [f.ephemeral for f in followups] == [True]
+        content = followups[0].content
+        assert "I could not post the post-train digest for 2026-05-11" in content
+        assert "no arXiv source is configured" in content
+        assert fake.created() == []
 
 
 class TestQuestions:
@@ -276,7 +290,7 @@ class TestInjection:
         router = make_router(corpus, papers, Answers())
 
         async def start() -> DigestClient:
-            client = build_client(router, config)
+            client = build_client(router, config, publisher=publisher_for(router))
             await client.login("test-token")
             return client
 
@@ -322,7 +336,7 @@ class TestSetup:
         )
 
         async def start() -> None:
-            client = build_client(router, config)
+            client = build_client(router, config, publisher=publisher_for(router))
             await client.login("x")
             await client.close()
 
@@ -365,38 +379,40 @@ class TestSetup:
 
         config = parse_config({}, {"DIGESTBOT_DISCORD_API_URL": fake.base_url})
         with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
-            run(build_client(router, config), config)
+            run(build_client(router, config, publisher=publisher_for(router)), config)
 
 
 class TestRuntimeHooks:
-    def test_digest_posts_go_through_the_given_post_function(
+    def test_a_weekly_run_and_a_command_share_the_publisher(
         self, fake: FakeDiscord, loop_thread: LoopThread, router: Router, config: Config
     ) -> None:
-        """`build_client(post=...)` routes /digest posts through the caller's function (the
-        runtime's, sharing its locks with scheduled posts), with the bot's own poster."""
-        from bot.posting import post_digest
+        """The publisher given to `build_client` is the scheduler's too: a weekly run posts
+        with the bot's own poster, and /digest for the same window then posts nothing."""
+        from bot.config import Subscription
+        from bot.runtime import Runtime
+        from bot.scheduler import Due
 
-        calls: list[tuple[str, str, bool]] = []
+        publisher = publisher_for(router)
+        notices: list[str] = []
 
         async def start() -> DigestClient:
-            def post(digest: Any, channel: str, digest_id: int | None, force: bool) -> Any:
-                calls.append((digest.topic, channel, force))
-                return post_digest(
-                    digest, channel, client.poster, router.ledger, digest_id=digest_id
-                )
-
-            client = build_client(router, config, post=post)
+            client = build_client(router, config, publisher=publisher)
             await client.login("test-token")
             return client
 
         client = loop_thread.run(start())
         try:
+            channel = f"discord:{CHANNEL_ID}"
+            weekly = Subscription(channel, "post-train", "mon", "12:00", "UTC")
+            # Posting waits on the client's loop, so the run happens off it, as in the bot.
+            Runtime(publisher, notices.append).run_due(Due(weekly, NOW))
+            assert notices == [] and len(fake.threads(CHANNEL_ID)) == 1
+            created = len(fake.created())
             followups = Transcript(fake, client, loop_thread).digest("post-train")
         finally:
             loop_thread.run(client.close())
-        assert calls == [("post-train", f"discord:{CHANNEL_ID}", False)]
-        assert "Posted" in followups[0].content
-        assert len(fake.threads(CHANNEL_ID)) == 1
+        assert "already in this channel" in followups[0].content
+        assert len(fake.created()) == created and len(fake.threads(CHANNEL_ID)) == 1
 
     def test_the_poster_refuses_to_block_the_loop(
         self, bot: DigestClient, loop_thread: LoopThread, digest: Any

@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 
 from bot.config import Config, parse_config
-from bot.delivery import deliver
 from bot.discord.poster import DiscordPoster, part_nonce
 from bot.discord.render import LIMIT, discord_len
 from bot.errors import ConfigError, PlatformError
@@ -17,8 +16,9 @@ from digest.model import Digest, Item, Section
 from digest.render import Block, Message, Span
 from storage import Corpus
 from storage.ledger import PostLedger
-from tests.bot.discord.conftest import build_digest, week_papers
 from tests.fakes.discord_server import BOT_ID, CHANNEL_ID, FakeDiscord
+from tests.support.discord import build_digest, week_papers
+from tests.support.publishing import post_like_the_cli
 
 CHANNEL = f"discord:{CHANNEL_ID}"
 
@@ -264,14 +264,14 @@ class TestDelivery:
     def test_deliver_posts_once_and_closes(
         self, fake: FakeDiscord, config: Config, corpus: Corpus, digest: Digest
     ) -> None:
-        """`bot.delivery.deliver` (the CLI's --post) posts parent + thread + sections; a
-        second run sends nothing."""
-        first = deliver(config, corpus, digest, CHANNEL)
+        """The CLI's --post (the Publisher with a poster of its own) posts parent + thread +
+        sections; a second run sends nothing."""
+        first = post_like_the_cli(config, corpus, digest, CHANNEL).outcome
         assert first.sent == first.total and not first.already_posted
         assert len(fake.messages(CHANNEL_ID)) == 1
         assert len(fake.messages(thread_of(fake))) == first.total - 1
         calls = len(fake.calls)
-        second = deliver(config, corpus, digest, CHANNEL)
+        second = post_like_the_cli(config, corpus, digest, CHANNEL).outcome
         assert second.already_posted and second.sent == 0
         posts = [c for c in fake.calls[calls:] if c.method == "POST"]
         assert posts == []
@@ -288,7 +288,7 @@ class TestNotices:
             "Weekly digest failed",
             (Block("paragraph", (Span("arXiv was down @everyone."),)),),
         )
-        ids = poster.post_messages(str(CHANNEL_ID), [notice])
+        ids = poster.post_reply(str(CHANNEL_ID), [notice])
         sent = fake.messages(CHANNEL_ID)
         assert [m["id"] for m in sent] == ids
         assert sent[0]["content"].startswith("**Weekly digest failed**")

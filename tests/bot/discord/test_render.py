@@ -16,7 +16,7 @@ from bot.discord.render import (
 )
 from digest.model import Digest, Item, Section
 from digest.render import Block, Message, Span
-from tests.bot.discord.conftest import build_digest, week_papers
+from tests.support.discord import build_digest, week_papers
 
 
 def plain(content: str) -> str:

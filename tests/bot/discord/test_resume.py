@@ -18,12 +18,15 @@ from pathlib import Path
 import pytest
 
 from bot.config import parse_config
-from bot.delivery import deliver
 from bot.discord.render import digest_parts
 from digest.model import Digest
 from storage import open_corpus
-from tests.conftest import REPO
 from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
+from tests.support.paths import REPO
+from tests.support.publishing import post_like_the_cli
+
+# Each case starts and kills a posting process.
+pytestmark = pytest.mark.slow
 
 MESSAGE = r"/channels/\d+/messages$"
 THREAD = r"/messages/\d+/threads$"
@@ -99,7 +102,7 @@ def test_a_killed_post_resumes_without_duplicates(
         fake.release()
 
         # The second run is the CLI's --post path, in this process: quicker, and the same
-        # code (bot.delivery.deliver) reading the same ledger.
+        # code (the Publisher, as the CLI wires it) reading the same ledger.
         config = parse_config(
             {},
             {
@@ -109,9 +112,9 @@ def test_a_killed_post_resumes_without_duplicates(
             },
         )
         with open_corpus(config.database.resolved_path()) as corpus:
-            outcome = deliver(config, corpus, Digest.from_json(digest.to_json()), CHANNEL)
+            outcome = post_like_the_cli(config, corpus, digest, CHANNEL).outcome
             assert not outcome.already_posted and outcome.total == len(parts)
-            assert deliver(config, corpus, digest, CHANNEL).already_posted
+            assert post_like_the_cli(config, corpus, digest, CHANNEL).outcome.already_posted
 
         channel = fake.messages(CHANNEL_ID)
         assert [m["content"] for m in channel] == parts[:1]

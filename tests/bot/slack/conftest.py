@@ -9,8 +9,9 @@ import pytest
 from bot.slack.app import Jobs, SlackApp, build_app
 from bot.slack.client import make_client
 from bot.slack.poster import SlackPoster
-from tests.bot.slack.support import Answers, ManualClock, make_router, papers, slack_config
 from tests.fakes.slack_server import FakeSlack
+from tests.support.publishing import publisher_for
+from tests.support.slack import Answers, ManualClock, make_router, papers, slack_config
 
 
 @pytest.fixture
@@ -44,7 +45,14 @@ def router(corpus, answers):
 @pytest.fixture
 def app(fake: FakeSlack, poster: SlackPoster, router) -> Iterator[SlackApp]:
     """The Bolt app in HTTP mode, its work on a pool the test can wait for."""
-    built = build_app(router, slack_config(fake.base_url), poster=poster, jobs=Jobs(), env={})
+    built = build_app(
+        router,
+        slack_config(fake.base_url),
+        publisher=publisher_for(router),
+        poster=poster,
+        jobs=Jobs(),
+        env={},
+    )
     # The "working on it" notice has its own test; here it would depend on machine load.
     built.bot.notice_after = 120
     yield built

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import parse_qsl
 
 import pytest
+from slack_bolt import BoltRequest
 
 from bot.errors import ConfigError, PlatformError
 from bot.slack.app import Jobs, build_app
 from bot.slack.client import make_client
 from bot.slack.poster import SlackPoster
 from bot.slack.render import METADATA_EVENT
-from tests.bot.slack.support import (
+from tests.fakes.slack_server import FakeSlack
+from tests.support.publishing import publisher_for
+from tests.support.slack import (
     CHANNEL,
     HOSTILE,
     Answers,
@@ -26,7 +30,6 @@ from tests.bot.slack.support import (
     slack_config,
     texts_of,
 )
-from tests.fakes.slack_server import FakeSlack
 
 DIGEST = "post-train --since 2026-06-01 --until 2026-06-07"
 
@@ -91,7 +94,16 @@ class TestDigestCommand:
         text = ephemeral_text(fake)
         assert "already in this channel" in text and "--force" in text
         permalink = f"https://fake.slack.com/archives/{CHANNEL}/p{parent['ts'].replace('.', '')}"
-        assert f"<{permalink}|see its thread>" in text
+        assert f"<{permalink}|its thread>" in text
+
+    def test_a_digest_that_cannot_be_built_is_told_to_the_user_alone(self, app, fake) -> None:
+        """A window the corpus lacks while arXiv is unreachable: nothing is posted, and the
+        user alone is told which digest failed and why."""
+        assert command(app, "post-train --since 2026-05-01 --until 2026-05-07") == 200
+        assert fake.posts() == []
+        text = ephemeral_text(fake)
+        assert "I could not post the post-train digest for 2026-05-01" in text
+        assert "arXiv" in text
 
     def test_force_posts_it_again(self, app, fake) -> None:
         command(app, DIGEST)
@@ -143,7 +155,13 @@ class TestDigestCommand:
             return Answers()(question, ids)
 
         router = make_router(corpus, papers(4), slow)  # type: ignore[arg-type]
-        built = build_app(router, slack_config(fake.base_url), poster=poster, env={})
+        built = build_app(
+            router,
+            slack_config(fake.base_url),
+            publisher=publisher_for(router),
+            poster=poster,
+            env={},
+        )
         built.bot.notice_after = 0.05
         try:
             started = time.monotonic()
@@ -217,30 +235,44 @@ class TestBuilding:
     def test_a_missing_bot_token_is_a_config_error(self, fake, router) -> None:
         config = slack_config(fake.base_url, SLACK_BOT_TOKEN="")
         with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
-            build_app(router, config, env={})
+            build_app(router, config, publisher=publisher_for(router), env={})
 
     def test_a_rejected_token_fails_at_start_in_words(self, fake, router) -> None:
         client = make_client("xoxb-wrong", fake.base_url)
         with pytest.raises(PlatformError, match="invalid_auth"):
-            build_app(router, slack_config(fake.base_url), client, env={})
+            build_app(
+                router, slack_config(fake.base_url), client, publisher=publisher_for(router), env={}
+            )
 
     def test_http_mode_needs_the_signing_secret(self, fake, router) -> None:
         config = slack_config(fake.base_url, SLACK_SIGNING_SECRET="")
         with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-            build_app(router, config, env={})
+            build_app(router, config, publisher=publisher_for(router), env={})
 
     def test_socket_mode_does_not_need_the_signing_secret(self, fake, router) -> None:
+        """Built without it, the app acknowledges and answers what arrives over the socket
+        (unsigned there: the connection itself is authenticated)."""
         config = slack_config(fake.base_url, mode="socket", SLACK_SIGNING_SECRET="")
-        built = build_app(router, config, env={})
-        built.close()
+        built = build_app(router, config, publisher=publisher_for(router), env={})
+        try:
+            body = dict(parse_qsl(command_body("help")))
+            response = built.dispatch(BoltRequest(body=body, mode="socket_mode"))
+            assert response.status == 200
+            assert built.wait_idle(10)
+            shown = [text for e in fake.ephemerals() for text in texts_of(e)]
+            assert any("/digest TOPIC" in text for text in shown), shown
+        finally:
+            built.close()
 
     def test_oauth_variables_would_change_the_app_and_are_refused(self, fake, router) -> None:
         env = {"SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"}
         with pytest.raises(ConfigError, match="unset them"):
-            build_app(router, slack_config(fake.base_url), env=env)
+            build_app(router, slack_config(fake.base_url), publisher=publisher_for(router), env=env)
 
     def test_the_config_builds_the_client(self, fake, router) -> None:
-        built = build_app(router, slack_config(fake.base_url), env={})
+        built = build_app(
+            router, slack_config(fake.base_url), publisher=publisher_for(router), env={}
+        )
         try:
             assert built.bolt.client.base_url == fake.base_url
             assert [c.method for c in fake.calls()].count("auth.test") >= 1
@@ -249,7 +281,13 @@ class TestBuilding:
 
 
 def test_a_poster_on_the_real_clock_is_the_default(fake, router) -> None:
-    built = build_app(router, slack_config(fake.base_url), env={}, jobs=Jobs(workers=1))
+    built = build_app(
+        router,
+        slack_config(fake.base_url),
+        publisher=publisher_for(router),
+        env={},
+        jobs=Jobs(workers=1),
+    )
     try:
         assert isinstance(built.bot.poster, SlackPoster) and built.bot.poster.pacer.interval == 1.0
     finally:

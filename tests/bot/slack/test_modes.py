@@ -12,18 +12,19 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.slack.app import build_app, connect_socket_mode, run_http, run_socket_mode, serve_http
-from tests.bot.slack.support import (
-    CHANNEL,
-    command_body,
-    free_port,
-    signed,
-    slack_config,
-)
+from tests.support.publishing import publisher_for
+from tests.support.slack import CHANNEL, command_body, free_port, signed, slack_config
 
 
 @pytest.fixture
 def socket_app(fake, poster, router):
-    built = build_app(router, slack_config(fake.base_url, mode="socket"), poster=poster, env={})
+    built = build_app(
+        router,
+        slack_config(fake.base_url, mode="socket"),
+        publisher=publisher_for(router),
+        poster=poster,
+        env={},
+    )
     yield built
     built.close()
 

@@ -17,15 +17,8 @@ from bot.slack.render import METADATA_EVENT, SlackFile, SlackMessage
 from digest.render import Block, Message, Span
 from digest.windows import Window
 from storage.ledger import SENDING, LedgerKey, PostLedger
-from tests.bot.slack.support import (
-    CHANNEL,
-    WINDOW,
-    ManualClock,
-    assert_inert,
-    build_digest,
-    papers,
-)
 from tests.fakes.slack_server import FakeSlack
+from tests.support.slack import CHANNEL, WINDOW, ManualClock, assert_inert, build_digest, papers
 
 CH = f"slack:{CHANNEL}"
 

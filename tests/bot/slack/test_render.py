@@ -24,7 +24,7 @@ from bot.slack.render import (
 )
 from digest.model import Item, Section
 from digest.render import Block, Message, Span
-from tests.bot.slack.support import HOSTILE, assert_inert, build_digest, papers
+from tests.support.slack import HOSTILE, assert_inert, build_digest, papers
 
 
 def within_limits(message: SlackMessage) -> None:

@@ -15,8 +15,11 @@ from bot.posting import post_digest
 from bot.slack.render import SlackFile
 from storage import open_corpus
 from storage.ledger import PostLedger
-from tests.bot.slack.support import CHANNEL, build_digest, papers
 from tests.fakes.slack_server import FakeSlack
+from tests.support.slack import CHANNEL, build_digest, papers
+
+# Each case starts and kills a posting process.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -27,7 +27,7 @@ from digest.windows import Window
 from storage import Corpus, FetchRecord, Paper
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
-from tests.conftest import make_paper
+from tests.support.papers import make_paper
 
 NOW = datetime(2026, 6, 8, 9, 0, tzinfo=UTC)  # a Monday: the default window is 06-01..06-07
 WINDOW = Window(date(2026, 6, 1), date(2026, 6, 7))
