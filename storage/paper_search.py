@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from storage.corpus import Corpus, StoredDigest
 
@@ -159,3 +160,34 @@ class PaperSearch:
             ids = [row[0] for row in db.execute(sql, params)]
         found = (self._corpus.get_digest(i) for i in ids)
         return [d for d in found if d is not None]
+
+    def in_window(
+        self,
+        match: str | None,
+        since: date,
+        until: date,
+        *,
+        limit: int,
+        topic: str | None = None,
+    ) -> list[str]:
+        """Ids of papers first submitted on the UTC days since..until (inclusive) that match
+        `match` (every paper of the window when None), newest first. The window's rows are
+        found by the `published` index; the match is evaluated once, as a set of rowids."""
+        params: list[object] = [
+            f"{max(since, date(1, 1, 2)).isoformat()}T00:00:00Z",
+            f"{(until + timedelta(days=1)).isoformat()}T00:00:00Z"
+            if until < date.max
+            else "9999-12-31T23:59:59Z",
+        ]
+        sql = "SELECT p.id FROM papers p"
+        if topic is not None:
+            sql += " JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
+            params.insert(0, topic)
+        sql += " WHERE p.published >= ? AND p.published < ?"
+        if match is not None:
+            sql += " AND p.rowid IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"
+            params.append(match)
+        sql += " ORDER BY p.published DESC, p.id LIMIT ?"
+        params.append(limit)
+        with self._corpus.reading() as db:
+            return [row[0] for row in db.execute(sql, params)]

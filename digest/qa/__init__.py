@@ -16,8 +16,9 @@ links only to their arXiv pages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date
 from typing import Protocol
 
 from digest.errors import DigestError
@@ -60,7 +61,8 @@ class QuestionAnswerer:
     such ids are "not in the corpus". `fulltext` fetches full texts for questions about one
     paper; without it answers use the abstract. `writer` (the Claude answerer) writes the
     answer when set; without it, or when it fails, the answer is extractive. `retriever`
-    is for tuning (its caps on common words).
+    is for tuning (its caps on common words). `today` is the UTC day that "this week" and
+    "last month" count from (the clock's, unless a test sets it).
     """
 
     def __init__(
@@ -71,10 +73,11 @@ class QuestionAnswerer:
         fulltext: FullTextFetcher | None = None,
         writer: AnswerWriter | None = None,
         retriever: Retriever | None = None,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self.corpus = corpus
         self.retriever = retriever or Retriever(corpus)
-        self.resolver = Resolver(corpus, source=source, retriever=self.retriever)
+        self.resolver = Resolver(corpus, source=source, retriever=self.retriever, today=today)
         self.extractive = ExtractiveAnswerer(fulltext=fulltext)
         self.writer = writer
 
