@@ -25,6 +25,7 @@ from bot.wiring import (
     arxiv_source,
     corpus_for,
     digest_service,
+    fulltext_settings,
     question_source,
 )
 from digest.errors import ArxivUnavailable, DigestError
@@ -163,7 +164,9 @@ def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     topic = config.topics.get(args.topic).name if args.topic else None
     writer = answer_writer(config)
     with corpus_for(config) as corpus:
-        fulltext = None if args.no_fulltext else FullTextFetcher(corpus)
+        fulltext = (
+            None if args.no_fulltext else FullTextFetcher(corpus, fulltext_settings(config))
+        )
         try:
             qa = QuestionAnswerer(
                 corpus, source=question_source(config), fulltext=fulltext, writer=writer

@@ -330,7 +330,7 @@ class ExtractiveAnswerer:
         if naming is not None:
             lines.append(naming)
         focus = _focus(resolution.focus, found, names)
-        if not focus:
+        if not focus:  # "what is X?", "tell me about X": what it proposes and finds
             lines += self._proposes(found)
             return lines, ""
         sentences = relevant_sentences(found, focus, self.abstract_sentences)

@@ -280,10 +280,8 @@ _KINDS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
             "proposes",
             "",
             r"\bpropos\w*|\bintroduc\w*|\bcontribut\w*|\bmain\s+idea\b|\bkey\s+idea\b"
-            r"|\btl;?\s*dr\b|\bwhat\s+(?:does|did|do)\b.*\b(?:do|does|about)\b|\bwhat\s+is\b"
-            r"|\bwhat's\b|\bwhat\s+are\b|\bsummar\w*|\bgist\b|\bin\s+short\b|\bexplain\w*"
-            r"|\bpropon\w*|\bvorschl\w*|\bschl[äa]gt\b|\bqu['’]est-ce\b|\bde\s+quoi\b"
-            r"|\bworum\b|\bqu[ée]\s+es\b|\bcos['’]?\s*[èe]\b",
+            r"|\btl;?\s*dr\b|\bgist\b|\bin\s+short\b|\bin\s+a\s+nutshell\b|\bnovel\w*"
+            r"|\bpropon\w*|\bvorschl\w*|\bschl[äa]gt\b|\bpropuesta\b|\bproposta\b",
         ),
     )
 )

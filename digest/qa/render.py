@@ -15,6 +15,12 @@ from digest.qa.answer import Answer, Line
 from digest.render import Block, Message, Span
 
 
+def _repeats_name(before: str, name: str) -> bool:
+    """Whether the text just before a citation already is the paper's name ("Heron
+    [[id]]", as a model may write it): the name is then not written twice."""
+    return bool(name) and before.rstrip().casefold().endswith(name.casefold())
+
+
 def _spans(text: str, answer: Answer, bold: bool = False) -> list[Span]:
     allowed = {f.paper.id: f.paper for f in answer.papers}
     out: list[Span] = []
@@ -23,8 +29,9 @@ def _spans(text: str, answer: Answer, bold: bool = False) -> list[Span]:
         if match.start() > position:
             out.append(Span(text[position : match.start()], bold=bold))
         paper = allowed.get(match.group(1))
-        if paper is not None:
-            out.append(Span(answer.names.get(paper.id, paper.id), bold=bold))
+        name = answer.names.get(paper.id, paper.id) if paper is not None else ""
+        if paper is not None and not _repeats_name(text[: match.start()], name):
+            out.append(Span(name, bold=bold))
         position = match.end()
     if position < len(text):
         out.append(Span(text[position:], bold=bold))
@@ -70,14 +77,16 @@ def plain_text(answer: Answer) -> str:
     and the last lines list the sources once: "Sources:" then "- Name: https://arxiv.org/abs/id"."""
     allowed = {f.paper.id: f.paper for f in answer.papers}
 
-    def name(match: re.Match[str]) -> str:
-        paper_id = match.group(1)
-        if paper_id not in allowed:
-            return ""
-        return answer.names.get(paper_id, paper_id)
-
     lines = []
     for line in _lines(answer):
+
+        def name(match: re.Match[str], line: Line = line) -> str:
+            paper_id = match.group(1)
+            shown = answer.names.get(paper_id, paper_id)
+            if paper_id not in allowed or _repeats_name(line.text[: match.start()], shown):
+                return ""
+            return shown
+
         text = " ".join(CITATION.sub(name, line.text).split())
         lines.append(f"- {text}" if line.kind == "bullet" else text)
     if answer.cited:

@@ -136,7 +136,12 @@ class TestCommandLine:
         assert run.json()["papers"] == ["2605.26567"]
         assert "Fetched from arXiv just now" in run.json()["answer"]
         again = ask("ask", "--no-fulltext", "what does MedGuideX do?")
-        assert again.out.splitlines()[0] == "MedGuideX"
+        # The title says what was asked; the paper's name heads its section, once.
+        assert again.out.splitlines()[:3] == [
+            "About the paper",
+            "===============",
+            "MedGuideX · Guideline-Grounded Clinical Answers",
+        ]
 
     def test_an_empty_question_is_a_usage_error(self, ask) -> None:
         run = ask("ask", "  ")
@@ -158,7 +163,7 @@ class TestCommandLine:
 
     def test_words_need_no_quotes(self, ask) -> None:
         run = ask("ask", "--no-fulltext", "--format", "json", "reward", "hacking")
-        assert run.code == 0 and set(run.json()) == {"answer", "papers"}
+        assert run.code == 0 and {"answer", "papers"} <= set(run.json())
 
 
 # -- the router ---------------------------------------------------------------------------------

@@ -58,8 +58,10 @@ class TestClaudeAnswers:
         data = answer_json(answer)
         assert data["papers"] == ["2606.09003"]
         assert INVENTED_ID not in data["answer"] and "HalluciNet" not in data["answer"]
-        assert "Heron (arXiv:2606.09003) detects reward hacking" in data["answer"]
-        assert "- Also see Heron (arXiv:2606.09003)" in data["answer"]
+        # "Heron [[id]]" is not rendered "Heron Heron"; the source is listed once at the end.
+        assert data["answer"].startswith("Heron detects reward hacking")
+        assert "- Also see Heron" in data["answer"]
+        assert data["answer"].endswith("Sources:\n- Heron: https://arxiv.org/abs/2606.09003")
 
     def test_the_prompt_holds_the_retrieved_papers_and_the_question_as_data(
         self, qa: QuestionAnswerer, fake: FakeAnthropic
@@ -107,7 +109,9 @@ class TestClaudeAnswers:
     ) -> None:
         fake.queue(Reply.answer({"answer": "It abstains when unsure.", "papers": ["2606.09002"]}))
         answer = qa.answer("what is Kestrel?")
-        assert plain_text(answer).endswith("Papers: Kestrel (arXiv:2606.09002)")
+        assert plain_text(answer).endswith(
+            "Papers: Kestrel\nSources:\n- Kestrel: https://arxiv.org/abs/2606.09002"
+        )
         assert answer.cited == ["2606.09002"]
 
     def test_nothing_found_asks_no_model(self, qa: QuestionAnswerer, fake: FakeAnthropic) -> None:
