@@ -32,12 +32,20 @@ _LINK_HOSTS = re.compile(
 )
 # A named artefact: "GSM8K", "MATH-500", "AIME24", "HumanEval", "MMLU-Pro", "Qwen2.5".
 _NAMED = re.compile(r"\b(?:[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Z]{2,}[\w.-]*)")
+_TEX_ESCAPE = re.compile(r"\\([%&$#_])")  # "10\%" in an abstract reads "10%"
+# "... we propose X": the contribution, wherever the sentence puts it.
+_PROPOSE = re.compile(
+    r"\b(?:we|this\s+(?:paper|work|study))\s+(?:\w+\s+)?(?:propose|introduce|present"
+    r"|develop|design|build|release|contribute)\b",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|points?|pp\b|x\b|×)|\b\d+(?:\.\d+)?\b")
 
 FACETS: dict[str, re.Pattern[str]] = {
     "datasets": re.compile(
         r"\bdata\s*sets?\b|\bcorp(?:us|ora)\b|\btraining\s+(?:data|set)\b|\bbenchmarks?\b"
-        r"|\bsuites?\b|\btest\s+sets?\b|\bcollected\b|\bcurated\b|\bsamples?\b|\bproblems\b",
+        r"|\bsuites?\b|\btest\s+sets?\b|\bcollected\b|\bcurated\b|\bsamples?\b|\bproblems\b"
+        r"|\bevaluat\w*|\btrain(?:ed|s)?\s+on\b|\bcontains?\s+[\d,.]+",
         re.IGNORECASE,
     ),
     "benchmarks": re.compile(
@@ -54,7 +62,8 @@ FACETS: dict[str, re.Pattern[str]] = {
     "results": re.compile(
         r"\boutperform\w*|\bimprov\w*|\bachiev\w*|\baccuracy\b|\bgains?\b|\breduc\w*"
         r"|\bsurpass\w*|\bresults?\b|\bstate[- ]of[- ]the[- ]art\b|\bbetter\b|\bboosts?\b"
-        r"|\b(?:we|experiments?)\s+(?:show|find|demonstrate|observe)\b|\bincreas\w*|\blower\w*",
+        r"|\b(?:we|experiments?)\s+(?:show|find|demonstrate|observe)\b|\bincreas\w*|\blower\w*"
+        r"|\breach\w*|\braises?\b|\bsuccess\s+rate\b|\d\s*%|\bpoints?\s+(?:above|over|higher)\b",
         re.IGNORECASE,
     ),
 }
@@ -91,7 +100,7 @@ def shorten(text: str, max_words: int = QUOTE_WORDS) -> str:
 
 def safe(text: str, max_words: int = QUOTE_WORDS) -> str | None:
     """Untrusted paper text made safe to quote, or None when it reads as an instruction."""
-    text = neutralize(text)
+    text = neutralize(_TEX_ESCAPE.sub(r"\1", text))
     if not text or looks_like_injection(text):
         return None
     return shorten(text, max_words)
@@ -158,7 +167,8 @@ def tldr(paper: Paper) -> str | None:
     sentences = sentences_of(paper.abstract)
     if not sentences:
         return safe(paper.abstract)
-    pick = next((s for s in sentences if s.is_contribution), None)
+    pick = next((s for s in sentences if _PROPOSE.search(s.text)), None)
+    pick = pick or next((s for s in sentences if s.is_contribution), None)
     pick = pick or next((s for s in sentences if s.is_finding), None) or sentences[0]
     return safe(pick.text)
 
@@ -233,6 +243,8 @@ def facet_quotes(
                 score -= 2.5  # "a benchmark" says nothing without a name
             if where != "abstract" and facet in ("datasets", "benchmarks", "baselines"):
                 score += 0.5  # the experiments section names them in full
+            if facet == "results" and re.search(r"result|evaluation|experiment", where, re.I):
+                score += 1.0
             if score <= 1.5:
                 continue
             quoted = safe(sentence, max_words)
