@@ -389,14 +389,14 @@ class ExtractiveAnswerer:
             data = data or facet_quotes(paper, "benchmarks", full.sections, 1, CELL_WORDS)
             limit = limitation(paper, full.sections)
             cells = {
-                "Problem": problem(paper),
-                "Method": _cell(tldr(paper)),
-                "Data": f"{data[0].text}{_from(data[0].where)}" if data else None,
-                "Headline result": headline(paper),
-                "Limitation": f"{limit.text}{_from(limit.where)}" if limit else None,
+                "Data": f"“{data[0].text}”{_from(data[0].where)}" if data else None,
+                "Headline result": _quoted(headline(paper)),
+                "Limitation": f"“{limit.text}”{_from(limit.where)}" if limit else None,
+                "Problem": _quoted(problem(paper)),
+                "Method": _quoted(_cell(tldr(paper))),
             }
             for row, text in cells.items():
-                shown = f"“{text}”" if text else _not_stated(full)
+                shown = text or _not_stated(full)
                 rows[row].append(Line("bullet", f"[[{paper.id}]]: {shown}"))
         lines: list[Line] = []
         for row in COMPARE_ROWS:
@@ -506,6 +506,10 @@ def _title(kind: str, facet: str) -> str:
     if kind == "data":
         return FACET_TITLES.get(facet, "Data and results")
     return KIND_TITLES.get(kind, KIND_TITLES["general"])
+
+
+def _quoted(text: str | None) -> str | None:
+    return f"“{text}”" if text else None
 
 
 def _cell(text: str | None) -> str | None:

@@ -43,13 +43,13 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|points?|pp\b|x\b|×)|\b\d+(?:\.\d+)?
 
 FACETS: dict[str, re.Pattern[str]] = {
     "datasets": re.compile(
-        r"\bdata\s*sets?\b|\bcorp(?:us|ora)\b|\btraining\s+(?:data|set)\b|\bbenchmarks?\b"
+        r"\b[A-Z][\w-]*(?:Bench|Eval|QA)\b|\bdata\s*sets?\b|\bcorp(?:us|ora)\b|\btraining\s+(?:data|set)\b|\bbenchmarks?\b"
         r"|\bsuites?\b|\btest\s+sets?\b|\bcollected\b|\bcurated\b|\bsamples?\b|\bproblems\b"
         r"|\bevaluat\w*|\btrain(?:ed|s)?\s+on\b|\bcontains?\s+[\d,.]+",
         re.IGNORECASE,
     ),
     "benchmarks": re.compile(
-        r"\bbenchmarks?\b|\bevaluat\w*|\btested\s+on\b|\btest\s+sets?\b|\bsuites?\b"
+        r"\b[A-Z][\w-]*(?:Bench|Eval|QA)\b|\bArena-Hard\b|\bbenchmarks?\b|\bevaluat\w*|\btested\s+on\b|\btest\s+sets?\b|\bsuites?\b"
         r"|\bleaderboards?\b|\bdata\s*sets?\b",
         re.IGNORECASE,
     ),
@@ -173,11 +173,21 @@ def tldr(paper: Paper) -> str | None:
     return safe(pick.text)
 
 
+def _own(sentences: Sequence[Sentence]) -> int | None:
+    """The index of the sentence where the paper starts saying what it does."""
+    found = next((s.index for s in sentences if _PROPOSE.search(s.text)), None)
+    return (
+        found
+        if found is not None
+        else next((s.index for s in sentences if s.is_contribution), None)
+    )
+
+
 def problem(paper: Paper) -> str | None:
     """The problem the paper addresses: the sentences before its contribution, the last of
     them (the gap) preferred."""
     sentences = sentences_of(paper.abstract)
-    own = next((s.index for s in sentences if s.is_contribution), None)
+    own = _own(sentences)
     before = [s for s in sentences if own is not None and s.index < own]
     if not before:
         return None
@@ -202,8 +212,11 @@ def headline(paper: Paper) -> str | None:
 def limitation(paper: Paper, sections: Sequence[tuple[str, str]] = ()) -> Quote | None:
     """A limitation the paper states: in its abstract, else its full text's limitations
     section."""
-    for s in sentences_of(paper.abstract):
-        if s.is_limitation:
+    sentences = sentences_of(paper.abstract)
+    own = _own(sentences)
+    for s in sentences:
+        # Before the paper says what it does, "remains an open problem" is about prior work.
+        if s.is_limitation and own is not None and s.index > own:
             text = safe(s.text, CELL_WORDS)
             if text:
                 return Quote(text, "abstract")
@@ -252,7 +265,10 @@ def facet_quotes(
                 scored.append((score, order, Quote(quoted, neutralize(where) or "the paper")))
     scored.sort(key=lambda item: (-item[0], item[1]))
     out: list[Quote] = []
-    for _, _, quote in scored:
+    best = scored[0][0] if scored else 0.0
+    for value, _, quote in scored:
+        if value < 0.5 * best:  # far weaker than the best: noise, not an answer
+            break
         if quote.text not in {q.text for q in out}:
             out.append(quote)
         if len(out) == count:
