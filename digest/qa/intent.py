@@ -64,7 +64,7 @@ _LEAD = (
 _UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30}
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(_LEAD + pattern, re.IGNORECASE))
+    (name, re.compile(f"{_LEAD}(?:{pattern})", re.IGNORECASE))
     for name, pattern in (
         ("between", rf"\bbetween\s+(?P<a>{_DAY})\s+and\s+(?P<b>{_DAY})"),
         ("since", rf"\b(?:since|after|depuis|seit|desde|dal|dopo)\s+(?P<a>{_DAY}|{_MONTH})"),
