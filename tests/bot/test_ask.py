@@ -75,7 +75,7 @@ class TestAcceptance:
         assert run.code == 0, run.err
         lines = run.out.splitlines()
         assert lines[0] == "About the paper"
-        assert lines[2] == "GRAIL · Gradient-Reweighted Advantages for Reinforcement Learning with"
+        assert lines[2].startswith("GRAIL · Gradient-Reweighted Advantages for Reinforcement")
         assert run.out.count("https://arxiv.org/abs/2606.04889") == 1
 
     def test_by_short_name(self, ask, week) -> None:
