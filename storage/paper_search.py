@@ -171,23 +171,46 @@ class PaperSearch:
         topic: str | None = None,
     ) -> list[str]:
         """Ids of papers first submitted on the UTC days since..until (inclusive) that match
-        `match` (every paper of the window when None), newest first. The window's rows are
-        found by the `published` index; the match is evaluated once, as a set of rowids."""
-        params: list[object] = [
-            f"{max(since, date(1, 1, 2)).isoformat()}T00:00:00Z",
+        `match`, most recently stored first (every paper of the window, newest first, when
+        `match` is None).
+
+        Bounded on a large corpus: the `published` index gives the window's rowid range
+        (papers are stored about as they appear, so a window's rowids lie close together),
+        and FTS5 walks the match's postings only inside that range, newest first, stopping
+        at `limit` papers of the window."""
+        start = f"{max(since, date(1, 1, 2)).isoformat()}T00:00:00Z"
+        end = (
             f"{(until + timedelta(days=1)).isoformat()}T00:00:00Z"
-            if until < date.max
-            else "9999-12-31T23:59:59Z",
-        ]
-        sql = "SELECT p.id FROM papers p"
-        if topic is not None:
-            sql += " JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
-            params.insert(0, topic)
-        sql += " WHERE p.published >= ? AND p.published < ?"
-        if match is not None:
-            sql += " AND p.rowid IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"
-            params.append(match)
-        sql += " ORDER BY p.published DESC, p.id LIMIT ?"
-        params.append(limit)
+            if until < date.max - timedelta(days=1)
+            else "9999-12-31T23:59:59Z"
+        )
+        if match is None:
+            sql = "SELECT p.id FROM papers p"
+            params: list[object] = []
+            if topic is not None:
+                sql += " JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
+                params.append(topic)
+            sql += " WHERE p.published >= ? AND p.published < ? ORDER BY p.published DESC, p.id"
+            with self._corpus.reading() as db:
+                return [
+                    row[0] for row in db.execute(f"{sql} LIMIT ?", [*params, start, end, limit])
+                ]
         with self._corpus.reading() as db:
+            low, high = db.execute(
+                "SELECT min(rowid), max(rowid) FROM papers WHERE published >= ? AND published < ?",
+                [start, end],
+            ).fetchone()
+            if low is None:
+                return []
+            inner = (
+                "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+                " AND rowid BETWEEN ? AND ? ORDER BY rowid DESC"
+            )
+            params = [match, low, high]
+            sql = f"SELECT p.id FROM ({inner}) s CROSS JOIN papers p ON p.rowid = s.rowid"
+            if topic is not None:
+                sql += " CROSS JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
+                params.append(topic)
+            sql += " WHERE p.published >= ? AND p.published < ? LIMIT ?"
+            params += [start, end, limit]
             return [row[0] for row in db.execute(sql, params)]

@@ -235,7 +235,10 @@ class Resolver:
         question_words = QuestionWords(rest)
         matches = self._names(question_words, search, context, search.papers[:NAME_CANDIDATES])
         ranked: list[Ranked] = []
-        if wants_list or not matches:
+        # A list over a time window is searched within the window (`_in_window`): the whole
+        # corpus's search is needed only when the window holds nothing (for suggestions).
+        windowed = window is not None and wants_list
+        if (wants_list and not windowed) or (not matches and not windowed):
             ranked = self._retriever.finish(search, limit=RELATED * 2)
             seen = {p.id for p in search.papers[:NAME_CANDIDATES]}
             more = [r.paper for r in ranked[:NAME_CANDIDATES] if r.paper.id not in seen]
@@ -263,8 +266,11 @@ class Resolver:
         if window is not None and not named:
             outside = related
             related = self._in_window(terms, search, window, context, topic, namings)
-            # Nothing in the window: what the words find at other times is the closest.
-            suggestions = [] if related else [replace(f, how="suggestion") for f in outside]
+            if not related and terms:
+                # Nothing in the window: what the words find at other times is the closest.
+                everywhere = self._retriever.finish(search, limit=RELATED * 2)
+                outside += self._related(terms, context, everywhere, outside, namings)
+                suggestions = [replace(f, how="suggestion") for f in outside]
         if not named and not related and not suggestions:
             suggestions = self._closest(terms, [*missing, *unchecked], topic, namings)
         intent = read_kind(rest, named=len(named), wants_list=wants_list, window=bool(window))
