@@ -419,8 +419,11 @@ def main(argv: list[str] | None = None) -> int:
 
         today = max(r.listed for r in rows).date() + timedelta(days=1)
         kinds_asked = kind_questions(rows, SEED, today)
-        asked_ids = [r.id for r in rows if r.title in {q.expected for q in kinds_asked}]
-        asked_ids += [t.paper_id for t in load_question_set().fulltexts]
+        # Every paper a question is about gets its full text stored before timing.
+        kinds_resolver = QuestionAnswerer(corpus, today=lambda: today)
+        asked_ids = [
+            f.paper.id for q in kinds_asked for f in kinds_resolver.resolve(q.text).named
+        ]
         stored = cache_fulltexts(corpus, asked_ids)
         console.print(
             f"· {len(kinds_asked)} issue-14 questions (kinds + the question set); full texts "

@@ -6,11 +6,15 @@ this week are about reward hacking?", answered from the corpus with citations.
     answer_messages(answer)   # neutral messages for the chat adapters and the console
     answer_json(answer)       # {"answer": "...", "papers": ["2606.04889"]}
 
-Pipeline: `Resolver` (ids, names and titles, the thread's digest, full-text search) ->
-`ExtractiveAnswerer` (cards, relevant sentences, full-text passages; always computed: it
-is the answer without a key and the fallback) -> optionally `ClaudeAnswerer` (grounded on
-the same papers, citations checked) -> render. An answer cites only retrieved papers and
-links only to their arXiv pages.
+Pipeline: `Resolver` (ids, names and titles, the thread's digest, full-text search; time
+expressions such as "last week" or "since May 20" become a window on the papers and leave
+the search words; the kind of question, `digest.qa.intent`) -> `ExtractiveAnswerer` (the
+facts the kind asks for: all authors, dates and version, the TL;DR, the sentences naming
+datasets/benchmarks/baselines/results with their section, code and data links, a
+comparison table, a list with one line a paper; always computed: it is the answer without
+a model and the fallback) -> optionally the LLM writer (grounded on the same papers,
+citations checked) -> render (one header a paper, sources once at the end). An answer
+cites only retrieved papers and links only to their arXiv pages.
 """
 
 from __future__ import annotations

@@ -57,14 +57,16 @@ _DAY = (
     rf"(?:{_ISO}|{_MONTH}\s+{_ORDINAL}(?:,?\s+\d{{4}})?"
     rf"|{_ORDINAL}\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?)"
 )
-_LEAD = (
-    r"(?:(?:from|in|during|of|over|submitted|published|posted|announced|released"
-    r"|de|du|der|vom|aus|del|di|da)\s+)?"
+_LEAD = re.compile(
+    r"\b(?:from|in|during|of|over|submitted|published|posted|announced|released"
+    r"|de|du|der|vom|aus|del|di|da)\s+$",
+    re.IGNORECASE,
 )
+MAX_TIME_EXPRESSIONS = 8  # per kind of expression; a question rarely has more than one
 _UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30}
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(f"{_LEAD}(?:{pattern})", re.IGNORECASE))
+    (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in (
         ("between", rf"\bbetween\s+(?P<a>{_DAY})\s+and\s+(?P<b>{_DAY})"),
         ("since", rf"\b(?:since|after|depuis|seit|desde|dal|dopo)\s+(?P<a>{_DAY}|{_MONTH})"),
@@ -197,19 +199,27 @@ def read_time(text: str, today: date) -> tuple[TimeWindow | None, str]:
     window: TimeWindow | None = None
     rest = text
     for name, pattern in _PATTERNS:
-        for match in list(pattern.finditer(rest)):
+        spans: list[tuple[int, int, tuple[date, date]]] = []
+        for match in pattern.finditer(rest):
             found = _window(name, match, today)
-            if found is None:
+            if found is None or (name == "month" and not _is_month_phrase(match)):
                 continue
-            if name == "month" and not _is_month_phrase(match, rest):
-                continue
-            if window is None:
-                window = TimeWindow(found[0], found[1], " ".join(match.group(0).split()))
-            rest = rest.replace(match.group(0), " ", 1)
+            # "from last week", "submitted in May": the lead word goes with the expression.
+            # (Looked for behind the match, not as an optional prefix of every pattern: that
+            # would be tried at every position of a long question.)
+            lead = _LEAD.search(rest, max(0, match.start() - 16), match.start())
+            spans.append((lead.start() if lead else match.start(), match.end(), found))
+            if len(spans) == MAX_TIME_EXPRESSIONS:
+                break
+        if spans and window is None:
+            start, end, found = spans[0]
+            window = TimeWindow(found[0], found[1], " ".join(rest[start:end].split()))
+        for start, end, _ in reversed(spans):  # from the end: earlier offsets stay valid
+            rest = f"{rest[:start]} {rest[end:]}"
     return window, " ".join(rest.split())
 
 
-def _is_month_phrase(match: re.Match[str], text: str) -> bool:
+def _is_month_phrase(match: re.Match[str]) -> bool:
     """ "in May" is a month; "in mar" or "a mar..." in running text rarely is: short month
     abbreviations count only when written with a capital."""
     month = match.group("m")

@@ -80,6 +80,12 @@ def test_time_expressions_become_windows_and_leave_the_words(
     assert left == rest
 
 
+def test_several_expressions_are_all_cut_out_and_the_first_kind_wins() -> None:
+    window, left = read_time("GRPO papers from last week, from last week and this week", TODAY)
+    assert left == "GRPO papers , and"
+    assert window is not None and window.said == "this week"  # "this week" is read first
+
+
 @pytest.mark.parametrize(
     "question",
     [
