@@ -35,11 +35,12 @@ from digest.qa.facts import (
     limitation,
     links,
     problem,
+    safe,
     shorten,
     title_rest,
     tldr,
 )
-from digest.qa.fulltext import FullTextFetcher, Passage
+from digest.qa.fulltext import AUTHORS_SECTION, FullTextFetcher, Passage
 from digest.qa.resolve import Found, Resolution
 from digest.qa.text import stem, stems
 from digest.safety import looks_like_injection, neutralize
@@ -51,6 +52,7 @@ ABSTRACT_SENTENCES = 3
 PASSAGES = 2
 MAX_QUOTE_WORDS = 60
 MAX_SHOWN_QUESTION = 120  # characters of the question repeated in "not found"
+AFFILIATION_WORDS = 120  # of the full text's author block
 FULLTEXT_CHUNKS = 8  # full-text chunks searched for the facts of one paper
 LINK_QUERY = "github code available release released repository huggingface project page https"
 COMPARE_QUERY = "dataset datasets benchmark evaluate limitation limitations future work"
@@ -283,6 +285,7 @@ class ExtractiveAnswerer:
                 lines.append(_header(found, names))
                 if intent.kind == "authors":
                     lines.append(Line("paragraph", authors_line(found.paper)))
+                    lines += self._affiliations(found)
                 elif intent.kind == "when":
                     lines.append(Line("paragraph", dates_line(found.paper)))
                 elif intent.kind == "proposes":
@@ -308,6 +311,22 @@ class ExtractiveAnswerer:
             notes=tuple(notes),
             heading=title,
             intent=intent.kind,
+        )
+
+    def _affiliations(self, found: Found) -> list[Line]:
+        """The full text's author block, for the affiliations the arXiv record lacks."""
+        if self.fulltext is None:
+            return []
+        try:
+            block = self.fulltext.authors(found.paper.id)
+        except FullTextUnavailable as err:
+            log.info("full text of %s unavailable: %s", found.paper.id, err)
+            return []
+        text = safe(block, AFFILIATION_WORDS) if block else None
+        return (
+            [Line("paragraph", f"With affiliations, as the full text gives them: {text}")]
+            if (text)
+            else []
         )
 
     def _proposes(self, found: Found) -> list[Line]:
@@ -409,7 +428,9 @@ class ExtractiveAnswerer:
         if self.fulltext is None:
             return _FullText([], "the full text is not fetched in this setup.")
         try:
-            return _FullText(self.fulltext.passages(found.paper.id, query, limit), "")
+            passages = self.fulltext.passages(found.paper.id, query, limit + 1)
+            passages = [p for p in passages if p.section != AUTHORS_SECTION][:limit]
+            return _FullText(passages, "")
         except FullTextUnavailable as err:
             log.info("full text of %s unavailable: %s", found.paper.id, err)
             return _FullText([], "the full text could not be fetched.")
@@ -422,7 +443,8 @@ class ExtractiveAnswerer:
         if self.fulltext is None:
             return [], ""
         try:
-            passages = self.fulltext.passages(found.paper.id, " ".join(terms), PASSAGES)
+            passages = self.fulltext.passages(found.paper.id, " ".join(terms), PASSAGES + 1)
+            passages = [p for p in passages if p.section != AUTHORS_SECTION][:PASSAGES]
         except FullTextUnavailable as err:
             log.info("full text of %s unavailable: %s", found.paper.id, err)
             return [], "The full text is not available, so this answer uses the abstract."

@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from digest.qa import QuestionAnswerer, answer_json, answer_messages, plain_text
+from digest.qa.fulltext import FullTextFetcher
 from digest.qa.intent import read_kind, read_time
 from digest.render import message_text
 from storage import Corpus
 from tests.conftest import make_paper
+from tests.fakes.arxiv_fulltext import FakeFullText, PaperText
 
 TODAY = date(2026, 6, 4)  # a Thursday
 
@@ -231,6 +233,27 @@ class TestKinds:
     def test_what_it_could_not_find_and_where_it_looked(self, qa: QuestionAnswerer) -> None:
         text = plain_text(qa.answer("which baselines does Suet use?"))
         assert "I found no sentence naming its baselines in its abstract" in text
+
+    def test_affiliations_come_from_the_full_text_s_author_block(self, corpus: Corpus) -> None:
+        corpus.upsert_papers([REWARD_IN])
+        page = PaperText(
+            REWARD_IN.id,
+            REWARD_IN.title,
+            [("1 Introduction", "Reward models disagree with raters. " * 20)],
+            authors=["Ann One | Orchard Institute", "Bo Two | Quince University"],
+        )
+        with FakeFullText() as mirror:
+            mirror.add(page)
+            qa = QuestionAnswerer(corpus, fulltext=FullTextFetcher(corpus, mirror.settings()))
+            text = plain_text(qa.answer("who wrote Tallow?"))
+            again = plain_text(qa.answer("what does Tallow say about raters?"))
+        assert (
+            "With affiliations, as the full text gives them: Ann One Orchard Institute; "
+            "Bo Two Quince University" in text
+        )
+        assert "example.org" not in text and "someone" not in text  # e-mails never shown
+        assert "Orchard Institute" not in again  # the author block is not a passage
+        assert mirror.requests == [f"/html/{REWARD_IN.id}"]  # fetched once, then stored
 
     def test_a_question_in_french_gets_the_authors(self, qa: QuestionAnswerer) -> None:
         answer = qa.answer("qui a écrit Tallow ?")

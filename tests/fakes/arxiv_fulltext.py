@@ -44,7 +44,7 @@ def latexml_html(paper: PaperText) -> bytes:
         "<article class='ltx_document'>",
         f"<h1 class='ltx_title ltx_title_document'>{html.escape(paper.title)}</h1>",
         "<div class='ltx_authors'>",
-        *(f"<span class='ltx_personname'>{html.escape(a)}</span>" for a in paper.authors),
+        *(_creator(a) for a in paper.authors),
         "</div>",
     ]
     for number, (heading, text) in enumerate(paper.sections, start=1):
@@ -60,6 +60,17 @@ def latexml_html(paper: PaperText) -> bytes:
         "</article></div></body></html>",
     ]
     return "\n".join(parts).encode()
+
+
+def _creator(author: str) -> str:
+    """One LaTeXML author: "Name | Affiliation" gives the affiliation its own element, and
+    an e-mail element that must never be shown."""
+    name, _, affiliation = (part.strip() for part in author.partition("|"))
+    out = f"<span class='ltx_personname'>{html.escape(name)}</span>"
+    if affiliation:
+        out += f"<span class='ltx_contact ltx_role_affiliation'>{html.escape(affiliation)}</span>"
+        out += "<span class='ltx_contact ltx_role_email'>someone@example.org</span>"
+    return f"<span class='ltx_creator ltx_role_author'>{out}</span>"
 
 
 def _pdf_escape(text: str) -> str:
@@ -83,7 +94,7 @@ def _wrapped(text: str, width: int = 80) -> list[str]:
 def text_pdf(paper: PaperText) -> bytes:
     """The paper as a one-page-per-section PDF in Helvetica, one text line per `'` operator,
     headings on lines of their own (so the extractor can tell sections)."""
-    pages = [[paper.title, ", ".join(paper.authors)]]
+    pages = [[paper.title, ", ".join(a.split("|")[0].strip() for a in paper.authors)]]
     for heading, text in paper.sections:
         pages.append([heading, *_wrapped(text)])
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>"]
