@@ -4,6 +4,7 @@ papers, a citation of a paper that was not retrieved removed, failures answered 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -12,6 +13,7 @@ from digest.qa import QuestionAnswerer, answer_json, plain_text
 from digest.qa.claude import ClaudeAnswerer, ClaudeAnswerSettings
 from digest.qa.fulltext import FullTextFetcher
 from storage import Corpus
+from tests.conftest import make_paper
 from tests.digest.test_qa_answer import HERON, KESTREL, LANTERN, MENTION, rendered
 from tests.digest.test_qa_fulltext import HTML, Route, StaticServer
 from tests.fakes.anthropic_server import INVENTED_ID, FakeAnthropic, Reply
@@ -132,3 +134,28 @@ class TestClaudeAnswers:
             )
         system = "\n".join(fake.messages[-1].system_texts)
         assert "2606.09001 | 3 Experiments | We evaluate on the OrchardMath benchmark" in system
+
+
+class TestSameRetrieval:
+    def test_a_window_question_sends_the_model_only_the_window_s_papers(
+        self, corpus: Corpus, writer: ClaudeAnswerer, fake: FakeAnthropic
+    ) -> None:
+        old = make_paper(
+            "2605.09009",
+            title="Wren: Reward Hacking in Old Benchmarks",
+            abstract="We study reward hacking in benchmarks of earlier years.",
+            published=datetime(2026, 5, 10, 18, tzinfo=UTC),
+        )
+        corpus.upsert_papers([LANTERN, KESTREL, HERON, old])
+        qa = QuestionAnswerer(corpus, writer=writer, today=lambda: date(2026, 6, 4))
+        fake.queue(
+            Reply.answer(
+                {"answer": "[[2606.09003]] detects reward hacking.", "papers": ["2606.09003"]}
+            )
+        )
+        answer = qa.answer("which papers this week are about reward hacking?")
+        assert answer.engine == "claude-test" and answer.cited == ["2606.09003"]
+        sent = fake.messages[-1].ids
+        assert "2606.09003" in sent and "2605.09009" not in sent
+        # The same check applies: the reply is rendered with the sources once, at the end.
+        assert plain_text(answer).endswith("Sources:\n- Heron: https://arxiv.org/abs/2606.09003")
