@@ -12,6 +12,15 @@ typo); titles with a dropped letter (half typed in part); topic words ("which pa
 about X?" and bare words, from bench_search's query maker); and ten bad inputs (FTS syntax,
 emoji, 10 kB, mentions). No network: ids are in the corpus, full text is not fetched.
 
+Issue 14's kinds of question are timed as a group of their own on the same corpus, with
+full texts cached (stored beforehand from a loopback fake serving generated pages, so no
+request is made while timing): the question set of tests/fixtures/qa/questions.json, and
+seeded questions over the corpus's papers: who wrote X, when was X submitted, what does X
+propose, which datasets does X evaluate on, code for X, compare X and Y, and lists over
+time windows ("papers from last week about ...", "since <date>", "last month", "in May").
+The question set's score (share answered with the right facts) is measured on its own
+corpus, the shared post-training weeks, as in tests/digest/test_qa_questions.py.
+
 Each measured object is built once, as the bot builds it, then: a warm-up over 40 other
 questions; one timed pass in which every question is asked for the first time (its words'
 counts are not cached yet); then `--runs` timed passes (steady state). Figures: p50/p95/max
@@ -28,11 +37,12 @@ import json
 import random
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
@@ -57,16 +67,22 @@ from bench.common import (
     shared_arxiv,
     verdict,
 )
+from digest.errors import DigestError
 from digest.model import CatalogEntry, Digest
 from digest.qa import QuestionAnswerer, answer_json, answer_messages
+from digest.qa.fulltext import FullTextFetcher, FullTextSettings
 from digest.qa.resolve import Resolver
 from digest.shortnames import short_name, short_names
 from storage import Corpus, Paper, open_corpus
+from tests.fakes.arxiv_fulltext import FakeFullText, PaperText
+from tests.support.qa_questions import build_corpus as build_set_corpus
+from tests.support.qa_questions import load_question_set, score
 
 QA_RECIPE = 1  # bump when the QA corpus is built differently
 SEED = 20260604
 TARGET_RESOLVE_P95_MS = 30.0
 TARGET_ANSWER_P95_MS = 100.0
+TARGET_SET_SCORE = 0.9
 DIGESTS = 4
 DIGEST_PAPERS = 100
 BAD = (
@@ -217,6 +233,92 @@ def make_questions(rows: Sequence[Row], seed: int) -> list[Question]:
     return out
 
 
+def kind_questions(rows: Sequence[Row], seed: int, today: date) -> list[Question]:
+    """Issue 14's kinds over the corpus's real papers (see the module docstring), plus the
+    question set's questions."""
+    rng = random.Random(seed)
+    named = [r for r in rows if r.title and r.summary and ":" in r.title]
+    out: list[Question] = []
+    forms = (
+        "who wrote {name}?",
+        "when was {id} submitted?",
+        "what does {name} propose?",
+        "which datasets does {name} evaluate on?",
+        "what baselines does {name} compare against?",
+        "code for {id}",
+    )
+    for index, row in enumerate(rng.sample(named, 60)):
+        text = forms[index % len(forms)].format(name=short_name(row.title), id=row.id)
+        out.append(Question("kinds", text, row.title))
+    for _ in range(15):
+        a, b = rng.sample(named, 2)
+        out.append(Question("kinds", f"compare {short_name(a.title)} and {short_name(b.title)}"))
+    since = (today - timedelta(days=10)).isoformat()
+    windows = (
+        "papers from last week about {q}",
+        "which papers since " + since + " are about {q}?",
+        "papers last month on {q}",
+        "which papers this week are about {q}?",
+        "in May, which papers are about {q}?",
+    )
+    for index, query in enumerate(make_queries(rows, 25, seed=seed)):
+        out.append(Question("kinds", windows[index % len(windows)].format(q=query)))
+    out += [Question("kinds", q.text) for q in load_question_set().questions]
+    return out
+
+
+def synthetic_fulltext(paper: Paper) -> PaperText:
+    """A generated full text of about 40 chunks for a paper: its abstract's sentences spread
+    over the usual sections, with an experiments section naming benchmarks (no real paper's
+    text beyond the corpus's own abstract)."""
+    sentences = [s for s in paper.abstract.split(". ") if s]
+    body = ". ".join(sentences)
+    sections = [("1 Introduction", body)]
+    for number, name in enumerate(("Related Work", "Method", "Analysis", "Discussion"), 2):
+        sections += [(f"{number} {name}", f"{body} {body}") for _ in range(4)]
+    sections.append(
+        (
+            "6 Experiments",
+            "We evaluate on the BenchA-17k and BenchB datasets against the GRPO and DPO "
+            "baselines, and report accuracy gains of 3.1 points.",
+        )
+    )
+    sections.append(("7 Limitations", "The method was tested on English text only."))
+    return PaperText(paper.id, paper.title, sections, list(paper.authors))
+
+
+def cache_fulltexts(corpus: Corpus, ids: Sequence[str]) -> int:
+    """Store generated full texts for the papers (those not stored yet), fetched from the
+    loopback fake through the configurable base URLs, as the bot would fetch them."""
+    fetcher_store = FullTextFetcher(corpus).store
+    todo = [i for i in dict.fromkeys(ids) if fetcher_store.record(i) is None]
+    papers = corpus.get_papers(todo)
+    set_texts = {t.paper_id: t for t in load_question_set().fulltexts}
+    with FakeFullText() as fake:
+        fake.add(*(set_texts.get(p.id) or synthetic_fulltext(p) for p in papers))
+        fetcher = FullTextFetcher(corpus, fake.settings())
+        for paper in papers:
+            with suppress(DigestError):  # a paper the fake cannot serve stays uncached
+                fetcher.ensure(paper.id)
+        fetcher.close()
+    return len(papers)
+
+
+def set_score() -> tuple[float, list[str], int]:
+    """The question set's score on its own corpus (the shared post-training weeks)."""
+    question_set = load_question_set()
+    with tempfile.TemporaryDirectory() as folder, FakeFullText() as fake:
+        fake.add(*question_set.fulltexts)
+        with open_corpus(Path(folder) / "set.db") as corpus:
+            build_set_corpus(corpus, shared_arxiv(), question_set)
+            fetcher = FullTextFetcher(corpus, fake.settings())
+            qa = QuestionAnswerer(corpus, fulltext=fetcher, today=lambda: question_set.today)
+            results = [(q, qa.answer(q.text)) for q in question_set.questions]
+            fetcher.close()
+    share, report = score(results)
+    return share, report, len(results)
+
+
 def time_questions(
     action: Callable[[str], object], questions: Sequence[Question], runs: int
 ) -> tuple[list[float], list[float]]:
@@ -315,12 +417,37 @@ def main(argv: list[str] | None = None) -> int:
         answer_first, answer_steady = time_questions(_answer(qa), questions, args.runs)
         accuracy = check_answers(corpus, questions)
 
+        today = max(r.listed for r in rows).date() + timedelta(days=1)
+        kinds_asked = kind_questions(rows, SEED, today)
+        # Every paper a question is about gets its full text stored before timing.
+        kinds_resolver = QuestionAnswerer(corpus, today=lambda: today)
+        asked_ids = [
+            f.paper.id for q in kinds_asked for f in kinds_resolver.resolve(q.text).named
+        ]
+        stored = cache_fulltexts(corpus, asked_ids)
+        console.print(
+            f"· {len(kinds_asked)} issue-14 questions (kinds + the question set); full texts "
+            f"cached for {len(set(asked_ids))} papers ({stored} stored now)"
+        )
+        # Full texts are cached: a fetch would be an error, so the fetcher points nowhere.
+        nowhere = FullTextFetcher(
+            corpus, FullTextSettings(html_url="http://127.0.0.1:9/", pdf_url="http://127.0.0.1:9/")
+        )
+        kinds_qa = QuestionAnswerer(corpus, fulltext=nowhere, today=lambda: today)
+        for question in warmup:
+            kinds_qa.answer(question.text)
+        kinds_first, kinds_steady = time_questions(_answer(kinds_qa), kinds_asked, args.runs)
+        fetches = nowhere.requests_made
+        nowhere.close()
+    share, report, asked = set_score()
+
     table = results_table(
         "Latency per question (ms)", ["measure", "pass", "p50", "p95", "max", "target p95", ""]
     )
     for label, first, steady, target_ms in (
         ("resolution + retrieval", resolve_first, resolve_steady, TARGET_RESOLVE_P95_MS),
         ("offline answer, end to end", answer_first, answer_steady, TARGET_ANSWER_P95_MS),
+        ("issue-14 kinds, full text cached", kinds_first, kinds_steady, TARGET_ANSWER_P95_MS),
     ):
         for name, values in (("first ask", first), (f"steady (median of {args.runs})", steady)):
             table.add_row(
@@ -339,6 +466,14 @@ def main(argv: list[str] | None = None) -> int:
         "· the named paper first: "
         + ", ".join(f"{k} {hit}/{total}" for k, (hit, total) in accuracy.items())
     )
+    console.print(f"· full-text requests while timing the issue-14 kinds: {fetches}")
+    met = verdict(share, TARGET_SET_SCORE, higher_is_better=True)
+    console.print(
+        f"· question set score: {share:.1%} of {asked} answered with the right facts "
+        f"(target >= {TARGET_SET_SCORE:.0%}) {met}"
+    )
+    for line in report:
+        console.print(f"  wrong: {line}")
     return 0
 
 

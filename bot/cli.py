@@ -25,6 +25,7 @@ from bot.wiring import (
     arxiv_source,
     corpus_for,
     digest_service,
+    fulltext_settings,
     llm_engine,
     poster_for,
     question_source,
@@ -158,7 +159,9 @@ def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     topic = config.topics.get(args.topic).name if args.topic else None
     llm_engine(config)  # a config mistake (engine without a key) fails before any work
     with corpus_for(config) as corpus:
-        fulltext = None if args.no_fulltext else FullTextFetcher(corpus)
+        fulltext = (
+            None if args.no_fulltext else FullTextFetcher(corpus, fulltext_settings(config))
+        )
         try:
             writer = answer_writer(config, fulltext)
             qa = QuestionAnswerer(

@@ -62,6 +62,9 @@ class ArxivConfig:
     retries: int = 4
     backoff_seconds: float = 5.0
     timeout_seconds: float = 60.0
+    # Full texts for questions: arXiv's HTML and PDF base URLs (a paper is <base>/<id>).
+    html_url: str = "https://arxiv.org/html/"
+    pdf_url: str = "https://arxiv.org/pdf/"
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,8 @@ def _check_url(url: str, key: str) -> None:
 
 def _check_arxiv(cfg: ArxivConfig) -> None:
     _check_url(cfg.api_url, "arxiv.api_url")
+    _check_url(cfg.html_url, "arxiv.html_url")
+    _check_url(cfg.pdf_url, "arxiv.pdf_url")
     if cfg.delay_seconds < 3 and not _is_loopback(cfg.api_url):
         raise ConfigError(
             f"config: arxiv.delay_seconds = {cfg.delay_seconds} is below the 3 s between "
@@ -494,6 +499,8 @@ _SECTIONS = {
 _ENV_OVERRIDES = {
     "DIGESTBOT_DB": ("database", "path"),
     "DIGESTBOT_ARXIV_API_URL": ("arxiv", "api_url"),
+    "DIGESTBOT_ARXIV_HTML_URL": ("arxiv", "html_url"),
+    "DIGESTBOT_ARXIV_PDF_URL": ("arxiv", "pdf_url"),
     "DIGESTBOT_SLACK_API_URL": ("slack", "api_url"),
     "DIGESTBOT_DISCORD_API_URL": ("discord", "api_url"),
 }

@@ -71,7 +71,13 @@ def all_subscriptions(config: Config, store: SubscriptionStore) -> list[Subscrip
 def start(config: Config) -> Running:
     """Start everything the config and environment ask for; raise ConfigError when there is
     nothing to run (no platform token)."""
-    from bot.wiring import answer_writer, corpus_for, digest_service, question_source
+    from bot.wiring import (
+        answer_writer,
+        corpus_for,
+        digest_service,
+        fulltext_settings,
+        question_source,
+    )
     from digest.qa import FullTextFetcher, QuestionAnswerer
 
     secrets = config.secrets
@@ -83,7 +89,7 @@ def start(config: Config) -> Running:
     corpus = corpus_for(config)
     service = digest_service(config, corpus)
     ledger, store = PostLedger(corpus), SubscriptionStore(corpus)
-    fulltext = FullTextFetcher(corpus)
+    fulltext = FullTextFetcher(corpus, fulltext_settings(config))
     # Someone waits for an answer: its arXiv lookups retry briefly, unlike the weekly fetch.
     answerer = QuestionAnswerer(
         corpus,

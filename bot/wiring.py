@@ -10,6 +10,7 @@ from bot.config import Config
 from bot.errors import ConfigError
 from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.offline.engine import OfflineEngine
+from digest.qa.fulltext import FullTextSettings
 from digest.service import DigestService
 from digest.synthesis import Synthesizer
 from storage import Corpus, open_corpus
@@ -53,6 +54,11 @@ def question_source(config: Config) -> ArxivSource:
             timeout_seconds=min(patient.timeout_seconds, 20.0),
         )
     )
+
+
+def fulltext_settings(config: Config) -> FullTextSettings:
+    """Where questions' full texts come from: arXiv's HTML and PDF, or a mirror or proxy."""
+    return FullTextSettings(html_url=config.arxiv.html_url, pdf_url=config.arxiv.pdf_url)
 
 
 def digest_service(config: Config, corpus: Corpus) -> DigestService:

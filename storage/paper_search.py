@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from storage.corpus import Corpus, StoredDigest
 
@@ -159,3 +160,57 @@ class PaperSearch:
             ids = [row[0] for row in db.execute(sql, params)]
         found = (self._corpus.get_digest(i) for i in ids)
         return [d for d in found if d is not None]
+
+    def in_window(
+        self,
+        match: str | None,
+        since: date,
+        until: date,
+        *,
+        limit: int,
+        topic: str | None = None,
+    ) -> list[str]:
+        """Ids of papers first submitted on the UTC days since..until (inclusive) that match
+        `match`, most recently stored first (every paper of the window, newest first, when
+        `match` is None).
+
+        Bounded on a large corpus: the `published` index gives the window's rowid range
+        (papers are stored about as they appear, so a window's rowids lie close together),
+        and FTS5 walks the match's postings only inside that range, newest first, stopping
+        at `limit` papers of the window."""
+        start = f"{max(since, date(1, 1, 2)).isoformat()}T00:00:00Z"
+        end = (
+            f"{(until + timedelta(days=1)).isoformat()}T00:00:00Z"
+            if until < date.max - timedelta(days=1)
+            else "9999-12-31T23:59:59Z"
+        )
+        if match is None:
+            sql = "SELECT p.id FROM papers p"
+            params: list[object] = []
+            if topic is not None:
+                sql += " JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
+                params.append(topic)
+            sql += " WHERE p.published >= ? AND p.published < ? ORDER BY p.published DESC, p.id"
+            with self._corpus.reading() as db:
+                return [
+                    row[0] for row in db.execute(f"{sql} LIMIT ?", [*params, start, end, limit])
+                ]
+        with self._corpus.reading() as db:
+            low, high = db.execute(
+                "SELECT min(rowid), max(rowid) FROM papers WHERE published >= ? AND published < ?",
+                [start, end],
+            ).fetchone()
+            if low is None:
+                return []
+            inner = (
+                "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+                " AND rowid BETWEEN ? AND ? ORDER BY rowid DESC"
+            )
+            params = [match, low, high]
+            sql = f"SELECT p.id FROM ({inner}) s CROSS JOIN papers p ON p.rowid = s.rowid"
+            if topic is not None:
+                sql += " CROSS JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
+                params.append(topic)
+            sql += " WHERE p.published >= ? AND p.published < ? LIMIT ?"
+            params += [start, end, limit]
+            return [row[0] for row in db.execute(sql, params)]

@@ -6,18 +6,23 @@ this week are about reward hacking?", answered from the corpus with citations.
     answer_messages(answer)   # neutral messages for the chat adapters and the console
     answer_json(answer)       # {"answer": "...", "papers": ["2606.04889"]}
 
-Pipeline: `Resolver` (ids, names and titles, the thread's digest, full-text search) ->
-`ExtractiveAnswerer` (cards, relevant sentences, full-text passages; always computed: it
-is the answer without a key and the fallback) -> optionally `ClaudeAnswerer` (grounded on
-the same papers, citations checked) -> render. An answer cites only retrieved papers and
-links only to their arXiv pages.
+Pipeline: `Resolver` (ids, names and titles, the thread's digest, full-text search; time
+expressions such as "last week" or "since May 20" become a window on the papers and leave
+the search words; the kind of question, `digest.qa.intent`) -> `ExtractiveAnswerer` (the
+facts the kind asks for: all authors, dates and version, the TL;DR, the sentences naming
+datasets/benchmarks/baselines/results with their section, code and data links, a
+comparison table, a list with one line a paper; always computed: it is the answer without
+a model and the fallback) -> optionally the LLM writer (grounded on the same papers,
+citations checked) -> render (one header a paper, sources once at the end). An answer
+cites only retrieved papers and links only to their arXiv pages.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date
 from typing import Protocol
 
 from digest.errors import DigestError
@@ -60,7 +65,8 @@ class QuestionAnswerer:
     such ids are "not in the corpus". `fulltext` fetches full texts for questions about one
     paper; without it answers use the abstract. `writer` (the Claude answerer) writes the
     answer when set; without it, or when it fails, the answer is extractive. `retriever`
-    is for tuning (its caps on common words).
+    is for tuning (its caps on common words). `today` is the UTC day that "this week" and
+    "last month" count from (the clock's, unless a test sets it).
     """
 
     def __init__(
@@ -71,10 +77,11 @@ class QuestionAnswerer:
         fulltext: FullTextFetcher | None = None,
         writer: AnswerWriter | None = None,
         retriever: Retriever | None = None,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self.corpus = corpus
         self.retriever = retriever or Retriever(corpus)
-        self.resolver = Resolver(corpus, source=source, retriever=self.retriever)
+        self.resolver = Resolver(corpus, source=source, retriever=self.retriever, today=today)
         self.extractive = ExtractiveAnswerer(fulltext=fulltext)
         self.writer = writer
 

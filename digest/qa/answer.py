@@ -22,9 +22,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from digest.model import cited_ids
-from digest.offline.text import about, sentences_of, split_sentences
+from digest.offline.text import sentences_of, split_sentences
 from digest.qa.errors import FullTextUnavailable
-from digest.qa.fulltext import FullTextFetcher, Passage
+from digest.qa.facts import (
+    CELL_WORDS,
+    FACET_QUERY,
+    FACET_WORDS,
+    authors_line,
+    dates_line,
+    facet_quotes,
+    headline,
+    limitation,
+    links,
+    problem,
+    safe,
+    shorten,
+    title_rest,
+    tldr,
+)
+from digest.qa.fulltext import AUTHORS_SECTION, FullTextFetcher, Passage
 from digest.qa.resolve import Found, Resolution
 from digest.qa.text import stem, stems
 from digest.safety import looks_like_injection, neutralize
@@ -36,6 +52,10 @@ ABSTRACT_SENTENCES = 3
 PASSAGES = 2
 MAX_QUOTE_WORDS = 60
 MAX_SHOWN_QUESTION = 120  # characters of the question repeated in "not found"
+AFFILIATION_WORDS = 120  # of the full text's author block
+FULLTEXT_CHUNKS = 8  # full-text chunks searched for the facts of one paper
+LINK_QUERY = "github code available release released repository huggingface project page https"
+COMPARE_QUERY = "dataset datasets benchmark evaluate limitation limitations future work"
 
 EMPTY_QUESTION = (
     "Ask me about a paper: an arXiv id (like 2605.26567), a paper's name from a digest, or "
@@ -68,6 +88,8 @@ class Answer:
     names: dict[str, str] = field(default_factory=dict)
     engine: str = "offline"
     notes: tuple[str, ...] = ()
+    heading: str = ""  # the message title; empty: made from the papers' names
+    intent: str = ""  # the kind of question it answers (`digest.qa.intent`)
 
     @property
     def cited(self) -> list[str]:
@@ -80,7 +102,10 @@ class Answer:
 
     @property
     def title(self) -> str:
-        """A short title for the answer's message."""
+        """A short title for the answer's message: what was asked ("Who wrote it"), so the
+        papers' names appear only in their headers."""
+        if self.heading:
+            return self.heading
         if self.kind == "paper" and self.papers:
             first = self.papers[0].paper.id
             more = len({i for i in self.cited if i != first})
@@ -164,44 +189,73 @@ def passage_quotes(passages: Sequence[Passage], focus: set[str]) -> list[tuple[s
     return out
 
 
-def _card(found: Found, names: dict[str, str]) -> list[Line]:
+def _header(found: Found, names: dict[str, str]) -> Line:
+    """One header per paper: its name (rendered as the name, linked once in the sources)
+    and the rest of its title; the name is never repeated."""
+    rest = title_rest(found.paper, names.get(found.paper.id, ""))
+    return Line("heading", f"[[{found.paper.id}]] · {rest}" if rest else f"[[{found.paper.id}]]")
+
+
+def _facts_line(found: Found) -> str:
     paper = found.paper
     authors = ", ".join(neutralize(a) for a in paper.authors[:3])
     if len(paper.authors) > 3:
-        authors += " et al."
+        authors += f" and {len(paper.authors) - 3} more"
     categories = ", ".join(paper.categories[:4])
-    facts = " · ".join(
-        part
-        for part in (
-            authors,
-            f"submitted {paper.submitted.isoformat()}",
-            categories,
-            paper.url,
-        )
-        if part
+    return " · ".join(
+        part for part in (authors, f"submitted {paper.submitted.isoformat()}", categories) if part
     )
-    lines = [
-        Line("heading", f"[[{paper.id}]]"),
-        Line("paragraph", neutralize(paper.title)),
-        Line("paragraph", facts),
-    ]
+
+
+def _naming_line(found: Found) -> Line | None:
     if found.naming is not None:
         n = found.naming
-        lines.append(
-            Line(
-                "paragraph",
-                f"Named in the {n.topic} digest of {n.since} to {n.until} as "
-                f"“{neutralize(n.short_name)}”.",
-            )
+        return Line(
+            "paragraph",
+            f"Named in the {n.topic} digest of {n.since} to {n.until} as "
+            f"“{neutralize(n.short_name)}”.",
         )
-    elif found.how == "fetched":
-        lines.append(Line("paragraph", "Fetched from arXiv just now; no digest has named it."))
-    return lines
+    if found.how == "fetched":
+        return Line("paragraph", "Fetched from arXiv just now; no digest has named it.")
+    return None
+
+
+KIND_TITLES = {
+    "authors": "Who wrote it",
+    "when": "When it appeared",
+    "proposes": "What it proposes",
+    "code": "Code and data links",
+    "compare": "Comparison",
+    "general": "About the paper",
+    "list": "Papers that match",
+}
+FACET_TITLES = {
+    "datasets": "Datasets",
+    "benchmarks": "Benchmarks",
+    "baselines": "Baselines",
+    "results": "Results",
+}
+COMPARE_ROWS = ("Problem", "Method", "Data", "Headline result", "Limitation")
+
+
+@dataclass
+class _FullText:
+    """What the full text gave for one paper: its relevant passages, or why there are
+    none (`missing`: "" when fetched, else one sentence)."""
+
+    passages: list[Passage]
+    missing: str
+
+    @property
+    def sections(self) -> list[tuple[str, str]]:
+        return [(p.section, p.text) for p in self.passages]
 
 
 @dataclass
 class ExtractiveAnswerer:
-    """Answers from the papers' own text, no model: cards, relevant sentences, lists."""
+    """Answers from the papers' own text, no model: the facts each kind of question asks
+    for (authors, dates, what it proposes, data and results, links, a comparison, a list),
+    each under one header per paper."""
 
     fulltext: FullTextFetcher | None = None
     abstract_sentences: int = ABSTRACT_SENTENCES
@@ -216,28 +270,170 @@ class ExtractiveAnswerer:
             return self._listing(resolution)
         return self._not_found(resolution)
 
+    # -- about named papers -------------------------------------------------------------------
+
     def _about(self, resolution: Resolution) -> Answer:
         named = resolution.named
         names = display_names(named)
+        intent = resolution.intent
         lines: list[Line] = []
         notes: list[str] = []
-        for found in named:
-            lines += _card(found, names)
-            focus = _focus(resolution.focus, found, names)
-            sentences = relevant_sentences(found, focus, self.abstract_sentences)
-            if sentences:
-                lines.append(Line("paragraph", "From the abstract:"))
-                lines += [Line("bullet", f"“{s}”") for s in sentences]
-            if len(named) == 1 and focus and self.fulltext is not None:
-                quotes, note = self._full_text(found, resolution.focus, focus)
-                if quotes:
-                    lines.append(Line("paragraph", "From the full text:"))
-                    lines += [Line("bullet", f"{section}: “{text}”") for section, text in quotes]
-                if note:
-                    notes.append(note)
+        if intent.kind == "compare" and len(named) >= 2:
+            lines += self._compare(named, names)
+        else:
+            for found in named:
+                lines.append(_header(found, names))
+                if intent.kind == "authors":
+                    lines.append(Line("paragraph", authors_line(found.paper)))
+                    lines += self._affiliations(found)
+                elif intent.kind == "when":
+                    lines.append(Line("paragraph", dates_line(found.paper)))
+                elif intent.kind == "proposes":
+                    lines += self._proposes(found)
+                elif intent.kind == "data":
+                    lines += self._data(found, intent.facet, resolution, names)
+                elif intent.kind == "code":
+                    lines += self._links(found)
+                else:
+                    more, note = self._general(found, resolution, names, len(named))
+                    lines += more
+                    if note:
+                        notes.append(note)
         if _missing(resolution):
             lines.append(Line("paragraph", _missing_sentence(resolution)))
-        return Answer(resolution.question, "paper", tuple(lines), named, names, notes=tuple(notes))
+        title = _title(intent.kind, intent.facet)
+        return Answer(
+            resolution.question,
+            "paper",
+            tuple(lines),
+            named,
+            names,
+            notes=tuple(notes),
+            heading=title,
+            intent=intent.kind,
+        )
+
+    def _affiliations(self, found: Found) -> list[Line]:
+        """The full text's author block, for the affiliations the arXiv record lacks."""
+        if self.fulltext is None:
+            return []
+        try:
+            block = self.fulltext.authors(found.paper.id)
+        except FullTextUnavailable as err:
+            log.info("full text of %s unavailable: %s", found.paper.id, err)
+            return []
+        text = safe(block, AFFILIATION_WORDS) if block else None
+        return (
+            [Line("paragraph", f"With affiliations, as the full text gives them: {text}")]
+            if (text)
+            else []
+        )
+
+    def _proposes(self, found: Found) -> list[Line]:
+        lines = []
+        said = tldr(found.paper)
+        if said:
+            lines.append(Line("paragraph", f"TL;DR: “{said}”"))
+        result = headline(found.paper)
+        if result and result != said:
+            lines.append(Line("paragraph", f"Headline result: “{result}”"))
+        if not lines:
+            lines.append(Line("paragraph", "Its abstract does not say what it proposes."))
+        return lines
+
+    def _general(
+        self, found: Found, resolution: Resolution, names: dict[str, str], count: int
+    ) -> tuple[list[Line], str]:
+        lines = [Line("paragraph", _facts_line(found))]
+        naming = _naming_line(found)
+        if naming is not None:
+            lines.append(naming)
+        focus = _focus(resolution.focus, found, names)
+        if not focus:  # "what is X?", "tell me about X": what it proposes and finds
+            lines += self._proposes(found)
+            return lines, ""
+        sentences = relevant_sentences(found, focus, self.abstract_sentences)
+        if sentences:
+            lines.append(Line("paragraph", "From the abstract:"))
+            lines += [Line("bullet", f"“{s}”") for s in sentences]
+        note = ""
+        if count == 1 and self.fulltext is not None:
+            quotes, note = self._full_text(found, resolution.focus, focus)
+            if quotes:
+                lines.append(Line("paragraph", "From the full text:"))
+                lines += [Line("bullet", f"{section}: “{text}”") for section, text in quotes]
+        return lines, note
+
+    def _data(
+        self, found: Found, facet: str, resolution: Resolution, names: dict[str, str]
+    ) -> list[Line]:
+        focus = sorted(_focus(resolution.focus, found, names))
+        full = self._fetch(found, f"{FACET_QUERY[facet]} {' '.join(focus)}", FULLTEXT_CHUNKS)
+        quotes = facet_quotes(found.paper, facet, full.sections)
+        what = FACET_WORDS[facet]
+        if not quotes:
+            searched = _searched(full)
+            return [Line("paragraph", f"I found no sentence naming its {what} in {searched}.")]
+        lines = [Line("paragraph", f"Where it names its {what}:")]
+        lines += [Line("bullet", f"{q.where}: “{q.text}”") for q in quotes]
+        if full.missing:
+            lines.append(Line("paragraph", f"Only the abstract was searched: {full.missing}"))
+        return lines
+
+    def _links(self, found: Found) -> list[Line]:
+        found_links = links(found.paper)
+        full = _FullText([], "")
+        if not found_links:
+            full = self._fetch(found, LINK_QUERY, FULLTEXT_CHUNKS)
+            found_links = links(found.paper, full.sections)
+        if not found_links:
+            return [
+                Line(
+                    "paragraph",
+                    f"It gives no code or data link in {_searched(full, comments=True)}.",
+                )
+            ]
+        return [Line("paragraph", "Links it gives:")] + [
+            Line("bullet", f"{q.text} (in {_where(q.where)})") for q in found_links
+        ]
+
+    def _compare(self, named: Sequence[Found], names: dict[str, str]) -> list[Line]:
+        rows: dict[str, list[Line]] = {row: [] for row in COMPARE_ROWS}
+        searched: list[str] = []
+        for found in named:
+            paper = found.paper
+            full = self._fetch(found, COMPARE_QUERY, FULLTEXT_CHUNKS)
+            searched.append(full.missing)
+            data = facet_quotes(paper, "datasets", full.sections, 1, CELL_WORDS)
+            data = data or facet_quotes(paper, "benchmarks", full.sections, 1, CELL_WORDS)
+            limit = limitation(paper, full.sections)
+            cells = {
+                "Data": f"“{data[0].text}”{_from(data[0].where)}" if data else None,
+                "Headline result": _quoted(headline(paper)),
+                "Limitation": f"“{limit.text}”{_from(limit.where)}" if limit else None,
+                "Problem": _quoted(problem(paper)),
+                "Method": _quoted(_cell(tldr(paper))),
+            }
+            for row, text in cells.items():
+                shown = text or _not_stated(full)
+                rows[row].append(Line("bullet", f"[[{paper.id}]]: {shown}"))
+        lines: list[Line] = []
+        for row in COMPARE_ROWS:
+            lines.append(Line("heading", row))
+            lines += rows[row]
+        return lines
+
+    def _fetch(self, found: Found, query: str, limit: int) -> _FullText:
+        """The full text's passages for `query`, or why there are none."""
+        if self.fulltext is None:
+            return _FullText([], "the full text is not fetched in this setup.")
+        try:
+            passages = self.fulltext.passages(found.paper.id, query, limit + 1)
+            passages = [p for p in passages if p.section != AUTHORS_SECTION][:limit]
+            return _FullText(passages, "")
+        except FullTextUnavailable as err:
+            log.info("full text of %s unavailable: %s", found.paper.id, err)
+            return _FullText([], "the full text could not be fetched.")
 
     def _full_text(
         self, found: Found, terms: Sequence[str], focus: set[str]
@@ -247,33 +443,43 @@ class ExtractiveAnswerer:
         if self.fulltext is None:
             return [], ""
         try:
-            passages = self.fulltext.passages(found.paper.id, " ".join(terms), PASSAGES)
+            passages = self.fulltext.passages(found.paper.id, " ".join(terms), PASSAGES + 1)
+            passages = [p for p in passages if p.section != AUTHORS_SECTION][:PASSAGES]
         except FullTextUnavailable as err:
             log.info("full text of %s unavailable: %s", found.paper.id, err)
             return [], "The full text is not available, so this answer uses the abstract."
         return passage_quotes(passages, focus), ""
 
+    # -- across papers ------------------------------------------------------------------------
+
     def _listing(self, resolution: Resolution) -> Answer:
         related = resolution.related
         names = display_names(related)
-        focus = {stem(t) for t in resolution.terms}
         words = " ".join(resolution.terms[:8])
         in_thread = any(f.how == "context" for f in related)
         lead = "Papers of this digest" if in_thread else "Papers in the corpus"
-        lines = [Line("paragraph", f"{lead} about “{neutralize(words)}”, most relevant first:")]
+        if resolution.window is not None:
+            lead += f" submitted {resolution.window.describe()}"
+        if words:
+            lead += f" about “{neutralize(words)}”, most relevant first:"
+        else:
+            lead += ", newest first:"
+        lines = [Line("paragraph", lead)]
         for found in related:
             paper = found.paper
-            best = relevant_sentences(found, focus, 1)
-            said = about(paper.id, best[0], names.get(paper.id, "")) if best else None
-            where = f"({paper.submitted.isoformat()}, {paper.primary_category})"
-            if said and said.startswith(f"[[{paper.id}]]"):
-                text = f"[[{paper.id}]] {where}{said[len(paper.id) + 4 :]}"
-            else:
-                text = f"[[{paper.id}]] {where}: {neutralize(paper.title)}"
-            lines.append(Line("bullet", text))
+            said = _cell(tldr(paper)) or shorten(neutralize(paper.title), CELL_WORDS)
+            lines.append(Line("bullet", f"[[{paper.id}]] ({paper.submitted.isoformat()}): {said}"))
         if _missing(resolution):
             lines.append(Line("paragraph", _missing_sentence(resolution)))
-        return Answer(resolution.question, "papers", tuple(lines), related, names)
+        return Answer(
+            resolution.question,
+            "papers",
+            tuple(lines),
+            related,
+            names,
+            heading=KIND_TITLES["list"],
+            intent="list",
+        )
 
     def _not_found(self, resolution: Resolution) -> Answer:
         shown = resolution.question[:MAX_SHOWN_QUESTION]
@@ -281,6 +487,16 @@ class ExtractiveAnswerer:
             shown = shown.rsplit(" ", 1)[0] + " …"
         if _missing(resolution):
             lines = [Line("paragraph", _missing_sentence(resolution))]
+        elif resolution.window is not None:
+            words = neutralize(" ".join(resolution.terms[:8]))
+            about_words = f" about “{words}”" if words else ""
+            lines = [
+                Line(
+                    "paragraph",
+                    f"I found no paper in the corpus submitted {resolution.window.describe()}"
+                    f"{about_words}.",
+                )
+            ]
         else:
             lines = [Line("paragraph", f"I found no paper in the corpus for “{shown}”.")]
         suggestions = resolution.suggestions
@@ -288,7 +504,11 @@ class ExtractiveAnswerer:
         if suggestions:
             lines.append(Line("paragraph", "Closest matches:"))
             lines += [
-                Line("bullet", f"[[{f.paper.id}]]: {neutralize(f.paper.title)}")
+                Line(
+                    "bullet",
+                    f"[[{f.paper.id}]] ({f.paper.submitted.isoformat()}): "
+                    f"{shorten(neutralize(f.paper.title), CELL_WORDS)}",
+                )
                 for f in suggestions
             ]
         else:
@@ -299,7 +519,45 @@ class ExtractiveAnswerer:
                     "other words.",
                 )
             )
-        return Answer(resolution.question, "not_found", tuple(lines), suggestions, names)
+        return Answer(
+            resolution.question, "not_found", tuple(lines), suggestions, names, heading="Not found"
+        )
+
+
+def _title(kind: str, facet: str) -> str:
+    if kind == "data":
+        return FACET_TITLES.get(facet, "Data and results")
+    return KIND_TITLES.get(kind, KIND_TITLES["general"])
+
+
+def _quoted(text: str | None) -> str | None:
+    return f"“{text}”" if text else None
+
+
+def _cell(text: str | None) -> str | None:
+    return shorten(text, CELL_WORDS) if text else None
+
+
+def _where(where: str) -> str:
+    return where if where in ("abstract", "comments") else f"the full text, {where}"
+
+
+def _from(where: str) -> str:
+    return "" if where == "abstract" else f" ({where})"
+
+
+def _searched(full: _FullText, *, comments: bool = False) -> str:
+    """Which parts of the paper were searched, in words."""
+    parts = "its abstract and arXiv comments" if comments else "its abstract"
+    if full.missing:
+        return f"{parts} ({full.missing[:1].lower()}{full.missing[1:].rstrip('.')})"
+    sections = list(dict.fromkeys(neutralize(p.section) for p in full.passages))[:4]
+    where = f" ({', '.join(sections)})" if sections else ""
+    return f"{parts} or the full text{where}"
+
+
+def _not_stated(full: _FullText) -> str:
+    return "not stated in the abstract" + ("" if full.missing else " or the full text searched")
 
 
 def _missing(resolution: Resolution) -> bool:

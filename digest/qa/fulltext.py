@@ -58,6 +58,8 @@ _PDF_HEADING = re.compile(
     r"Appendix))\s*$"
 )
 _MIN_TEXT = 400  # fewer extracted characters than this is an error page, not a paper
+AUTHORS_SECTION = "Authors"  # the stored chunk of the HTML's author block (affiliations)
+_MAX_AUTHOR_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,16 @@ class FullTextFetcher:
         hits = self.store.search(terms, paper_ids=[paper_id], limit=limit)
         return [Passage(h.chunk.paper_id, h.chunk.section, h.chunk.text) for h in hits]
 
+    def authors(self, paper_id: str) -> str:
+        """The full text's author block (names with affiliations), fetching the full text
+        first if needed; "" when it has none (a PDF, or no block). Raises
+        `FullTextUnavailable` when there is no full text."""
+        self.ensure(paper_id)
+        for chunk in self.store.chunks(paper_id):
+            if chunk.section == AUTHORS_SECTION:
+                return chunk.text
+        return ""
+
     def ensure(self, paper_id: str) -> None:
         """Make the store hold the paper's full text, fetching it unless it is stored or
         failed recently. Raises `FullTextUnavailable` saying why there is none."""
@@ -168,6 +180,12 @@ class FullTextFetcher:
                     break
                 continue
             chunks = chunk_sections(sections, self.settings.chunk_chars, self.settings.max_chars)
+            if source == "html":
+                # The author block (names with affiliations) is kept apart from the passages:
+                # it answers "who wrote it?" and nothing else.
+                authors = extract_html_authors(body)
+                if authors:
+                    chunks.insert(0, (AUTHORS_SECTION, authors[:_MAX_AUTHOR_CHARS]))
             self.store.save(
                 paper_id, source=source, url=url, sections=chunks, fetched_at=self._clock()
             )
@@ -243,6 +261,32 @@ def extract_html(body: bytes) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     _walk(root, ["Front matter"], out, [False])
     return out
+
+
+def extract_html_authors(body: bytes) -> str:
+    """The author block of arXiv's LaTeXML HTML as text: each author with their affiliation,
+    "; " between authors; e-mail addresses and footnote marks left out."""
+    try:
+        document = lxml_html.document_fromstring(body)
+    except (etree.ParserError, ValueError):
+        return ""
+    blocks = document.xpath(
+        "//*[contains(concat(' ', normalize-space(@class), ' '), ' ltx_authors ')]"
+    )
+    if not blocks:
+        return ""
+    for element in blocks[0].xpath(
+        ".//*[contains(@class, 'ltx_role_email') or contains(@class, 'ltx_note')"
+        " or contains(@class, 'ltx_role_homepage')]|.//a|.//sup"
+    ):
+        element.drop_tree()
+    creators = blocks[0].xpath(
+        ".//*[contains(concat(' ', normalize-space(@class), ' '), ' ltx_creator ')]"
+    )
+    parts = [_clean(" ".join(c.itertext())) for c in creators] or [
+        _clean(" ".join(blocks[0].itertext()))
+    ]
+    return "; ".join(p for p in parts if p)
 
 
 def _walk(

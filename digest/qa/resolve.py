@@ -21,25 +21,28 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from digest.errors import ArxivUnavailable
+from digest.qa.intent import Intent, TimeWindow, asks_for_papers, read_kind, read_time
 from digest.qa.names import NameEntry, NameIndex, NameMatch, QuestionWords, base_name, choose
 from digest.qa.retrieve import Ranked, Retriever, Search
 from digest.qa.text import asks_for_a_list, compact, content_words, words
 from digest.safety import neutralize
 from digest.shortnames import short_name
 from storage import Corpus, Paper, find_arxiv_ids
-from storage.paper_search import PaperSearch
+from storage.paper_search import PaperSearch, all_of, any_of
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000  # the rest of a longer question is ignored
 MAX_NAMED = 3  # papers answered about individually
 RELATED = 5  # papers listed for a question across papers
+WINDOW_RELATED = 8  # papers listed for a question about a time window
+WINDOW_CANDIDATES = 100  # papers of the window matching the words, ranked in Python
 NAME_CANDIDATES = 10  # the search's best papers whose names and titles are looked for
 DIGESTS_INDEXED = 30  # the newest stored digests whose names are recognised
 SUGGESTIONS = 3
@@ -103,6 +106,9 @@ class Resolution:
     problem: str = ""
     suggestions: tuple[Found, ...] = ()
     namings: dict[str, Naming] = field(default_factory=dict)
+    window: TimeWindow | None = None  # the time window the question names, if any
+    intent: Intent = field(default_factory=lambda: Intent("general"))  # what it asks
+    asked: str = ""  # the question without ids and time words: what is asked about
 
     @property
     def is_empty(self) -> bool:
@@ -188,7 +194,9 @@ class Resolver:
         source: PaperSource | None = None,
         retriever: Retriever | None = None,
         digests_indexed: int = DIGESTS_INDEXED,
+        today: Callable[[], date] | None = None,
     ) -> None:
+        self._today = today or (lambda: datetime.now(UTC).date())
         self._corpus = corpus
         self._source = source
         self._retriever = retriever or Retriever(corpus)
@@ -215,15 +223,22 @@ class Resolver:
         named, missing, unchecked, problem = self._by_id(ids)
         named = [replace(f, naming=namings.get(f.paper.id)) for f in named]
         rest = _ID_TEXT.sub(" ", text)
+        # "last week", "since May 20": a window on the papers, not words to search for.
+        window, rest = read_time(rest, self._today())
         terms = content_words(rest)
-        wants_list = asks_for_a_list(rest)
+        wants_list = (
+            asks_for_a_list(rest) or asks_for_papers(rest) or (window is not None and not ids)
+        )
 
         context = self._context(context_ids, topic)
         search = self._retriever.start(terms, topic=topic)
         question_words = QuestionWords(rest)
         matches = self._names(question_words, search, context, search.papers[:NAME_CANDIDATES])
         ranked: list[Ranked] = []
-        if wants_list or not matches:
+        # A list over a time window is searched within the window (`_in_window`): the whole
+        # corpus's search is needed only when the window holds nothing (for suggestions).
+        windowed = window is not None and wants_list
+        if (wants_list and not windowed) or (not matches and not windowed):
             ranked = self._retriever.finish(search, limit=RELATED * 2)
             seen = {p.id for p in search.papers[:NAME_CANDIDATES]}
             more = [r.paper for r in ranked[:NAME_CANDIDATES] if r.paper.id not in seen]
@@ -248,8 +263,17 @@ class Resolver:
             related = (named + related)[:RELATED]
             named = []
         suggestions: list[Found] = []
-        if not named and not related:
+        if window is not None and not named:
+            outside = related
+            related = self._in_window(terms, search, window, context, topic, namings)
+            if not related and terms:
+                # Nothing in the window: what the words find at other times is the closest.
+                everywhere = self._retriever.finish(search, limit=RELATED * 2)
+                outside += self._related(terms, context, everywhere, outside, namings)
+                suggestions = [replace(f, how="suggestion") for f in outside]
+        if not named and not related and not suggestions:
             suggestions = self._closest(terms, [*missing, *unchecked], topic, namings)
+        intent = read_kind(rest, named=len(named), wants_list=wants_list, window=bool(window))
         return Resolution(
             question=text,
             terms=tuple(terms),
@@ -259,9 +283,52 @@ class Resolver:
             wants_list=wants_list,
             missing_ids=tuple(missing),
             problem=problem,
-            suggestions=tuple(suggestions),
+            suggestions=tuple(suggestions)[:SUGGESTIONS],
             namings=dict(namings),
+            window=window,
+            intent=intent,
+            asked=rest,
         )
+
+    def _in_window(
+        self,
+        terms: Sequence[str],
+        search: Search,
+        window: TimeWindow,
+        context: Sequence[Paper],
+        topic: str | None,
+        namings: dict[str, Naming],
+    ) -> list[Found]:
+        """The papers of the window the words find (every paper of it, newest first, when
+        the question has no topic words): the thread's digest's first."""
+        present = list(search.present)
+        if terms and not present:
+            return []
+        if not present:
+            ids = self._search.in_window(
+                None, window.since, window.until, limit=WINDOW_RELATED, topic=topic
+            )
+            papers = self._corpus.get_papers(ids)
+            return [Found(p, "search", 1.0, namings.get(p.id)) for p in papers]
+        ids = self._search.in_window(
+            all_of(present), window.since, window.until, limit=WINDOW_CANDIDATES, topic=topic
+        )
+        if len(ids) < WINDOW_RELATED and len(present) > 1:
+            ids += self._search.in_window(
+                any_of(present), window.since, window.until, limit=WINDOW_CANDIDATES, topic=topic
+            )
+        papers = self._corpus.get_papers(list(dict.fromkeys(ids)))
+        in_context = [p for p in context if window.holds(p.submitted)]
+        ranked = self._retriever.rank_among(terms, papers)
+        if ranked:
+            ranked = [r for r in ranked if r.score >= RELATED_CUTOFF * ranked[0].score]
+        among = self._retriever.rank_among(terms, in_context) if in_context else []
+        out: dict[str, Found] = {}
+        for how, hits in (("context", among), ("search", ranked)):
+            for hit in hits:
+                if hit.paper.id not in out and len(out) < WINDOW_RELATED:
+                    out[hit.paper.id] = Found(hit.paper, how, hit.score, namings.get(hit.paper.id))
+        return list(out.values())
 
     def _related(
         self,

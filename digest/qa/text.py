@@ -45,6 +45,7 @@ QUESTION_STOP_WORDS = FUNCTION_WORDS | frozenset(
     show list find give know say says said talk talks mention mentions mentioned
     paper papers preprint preprints article articles arxiv work works study studies
     week weeks weekly today yesterday month months recent recently latest new
+    came come comes appeared appear appears published submitted posted announced
     thanks thank hi hello hey bot digestbot ask asking question questions
     interesting cool main idea ideas gist tl dr tldr eli5 briefly brief short quick
     s t d ll ve re m

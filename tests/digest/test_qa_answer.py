@@ -4,6 +4,7 @@ section, lists, "not found" with closest matches, rendering and JSON, and bad in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
@@ -29,9 +30,12 @@ def papers(corpus: Corpus) -> list[Paper]:
     return [LANTERN, KESTREL, HERON]
 
 
+TODAY = date(2026, 6, 4)  # a Thursday: "this week" is 2026-06-01..04
+
+
 @pytest.fixture
 def qa(corpus: Corpus, papers: list[Paper]) -> QuestionAnswerer:
-    return QuestionAnswerer(corpus)
+    return QuestionAnswerer(corpus, today=lambda: TODAY)
 
 
 @pytest.fixture
@@ -50,11 +54,13 @@ class TestAboutOnePaper:
         answer = qa.answer("tell me about 2606.09001")
         text = plain_text(answer)
         assert answer.kind == "paper" and answer.cited == ["2606.09001"]
-        assert "Lanternfish (arXiv:2606.09001)" in text.splitlines()[0]
-        assert "Ada Quill, Ben Marsh, Cy Dove et al." in text
+        # One header: the name once, then the rest of the title (not the name again).
+        assert text.splitlines()[0] == "Lanternfish · Calibrated Step Rewards for Small Reasoners"
+        assert "Ada Quill, Ben Marsh, Cy Dove and 1 more" in text
         assert "submitted 2026-06-02" in text and "cs.CL, cs.LG" in text
-        assert "https://arxiv.org/abs/2606.09001" in text
+        assert text.endswith("Sources:\n- Lanternfish: https://arxiv.org/abs/2606.09001")
         assert links(answer) == ["https://arxiv.org/abs/2606.09001"]
+        assert answer.title == "About the paper"  # the message title is not the name again
 
     def test_a_general_question_gets_what_the_paper_does_and_finds(self, qa) -> None:
         text = plain_text(qa.answer("what does Lanternfish do?"))
@@ -74,7 +80,7 @@ class TestAboutOnePaper:
     def test_several_named_papers_each_get_a_card(self, qa) -> None:
         answer = qa.answer("compare Kestrel and Heron")
         assert answer.kind == "paper" and answer.cited == ["2606.09002", "2606.09003"]
-        assert answer.title == "Kestrel and 1 more"
+        assert answer.title == "Comparison"
 
 
 class TestFullText:
@@ -84,7 +90,7 @@ class TestFullText:
         fetcher = FullTextFetcher(corpus, served.settings())
         qa = QuestionAnswerer(corpus, fulltext=fetcher)
         text = plain_text(qa.answer("which benchmark does Lanternfish evaluate on?"))
-        assert "From the full text:" in text
+        assert "Where it names its benchmarks:" in text
         assert "- 3 Experiments: “We evaluate on the OrchardMath benchmark" in text
         assert served.requests == ["/html/2606.09001"]
 
@@ -106,8 +112,13 @@ class TestFullText:
         qa = QuestionAnswerer(corpus, fulltext=FullTextFetcher(corpus, served.settings()))
         answer = qa.answer("which benchmark does Kestrel use?")
         assert answer.cited == ["2606.09002"]
+        assert (
+            "I found no sentence naming its benchmarks in its abstract (the full text could not "
+            "be fetched)." in plain_text(answer)
+        )
+        general = qa.answer("is Kestrel calibrated like human raters?")
         assert "(The full text is not available, so this answer uses the abstract.)" in (
-            plain_text(answer)
+            plain_text(general)
         )
 
 
@@ -116,8 +127,10 @@ class TestAcrossPapers:
         answer = qa.answer("which papers this week are about reward hacking?")
         assert answer.kind == "papers" and answer.cited[0] == "2606.09003"
         text = plain_text(answer)
-        assert text.startswith("Papers in the corpus about “reward hacking”")
-        assert "- Heron (arXiv:2606.09003) (2026-06-03, cs.CL) proposes Heron" in text
+        assert text.startswith(
+            "Papers in the corpus submitted from 2026-06-01 to 2026-06-04 about “reward hacking”"
+        )
+        assert "- Heron (2026-06-03): We propose Heron, which detects reward hacking" in text
 
     def test_inside_a_thread_the_list_says_it_is_the_digest_s(self, qa) -> None:
         answer = qa.answer("papers about reward models", context_ids=["2606.09002"])
@@ -132,9 +145,7 @@ class TestNotFound:
         text = plain_text(answer)
         assert answer.kind == "not_found"
         assert text.startswith("I found no paper in the corpus for “what is Kestrelix?”.")
-        assert (
-            "Closest matches:\n- Kestrel (arXiv:2606.09002): Kestrel: Judges That Abstain" in text
-        )
+        assert "Closest matches:\n- Kestrel (2026-06-01): Kestrel: Judges That Abstain" in text
         assert answer_json(answer)["papers"] == ["2606.09002"]
 
     def test_nothing_close_says_what_to_try(self, qa) -> None:
@@ -150,9 +161,12 @@ class TestNotFound:
 class TestRendering:
     def test_json_has_the_answer_and_the_cited_ids(self, qa) -> None:
         data = answer_json(qa.answer("what is Heron?"))
-        assert set(data) == {"answer", "papers"}
+        assert {"answer", "papers"} <= set(data)
         assert data["papers"] == ["2606.09003"]
-        assert data["answer"].startswith("Heron (arXiv:2606.09003)")
+        assert data["answer"].startswith("Heron · Reward Hacking Detection with Probes")
+        assert data["sources"] == [
+            {"id": "2606.09003", "name": "Heron", "url": "https://arxiv.org/abs/2606.09003"}
+        ]
 
     def test_links_go_only_to_the_abstract_pages_of_cited_papers(self, qa) -> None:
         for question in ("reward", "Kestrel", "2606.09001", "nothing at all here"):

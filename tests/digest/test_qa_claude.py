@@ -4,6 +4,7 @@ papers, a citation of a paper that was not retrieved removed, failures answered 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -15,6 +16,7 @@ from digest.qa.fulltext import FullTextFetcher
 from digest.qa.llm import AnswerSettings, LLMAnswerer
 from storage import Corpus
 from tests.fakes.anthropic_server import INVENTED_ID, FakeAnthropic, Reply
+from tests.support.papers import make_paper
 from tests.support.qa import HERON, HTML, KESTREL, LANTERN, MENTION, Route, StaticServer, rendered
 
 
@@ -59,8 +61,10 @@ class TestClaudeAnswers:
         data = answer_json(answer)
         assert data["papers"] == ["2606.09003"]
         assert INVENTED_ID not in data["answer"] and "HalluciNet" not in data["answer"]
-        assert "Heron (arXiv:2606.09003) detects reward hacking" in data["answer"]
-        assert "- Also see Heron (arXiv:2606.09003)" in data["answer"]
+        # "Heron [[id]]" is not rendered "Heron Heron"; the source is listed once at the end.
+        assert data["answer"].startswith("Heron detects reward hacking")
+        assert "- Also see Heron" in data["answer"]
+        assert data["answer"].endswith("Sources:\n- Heron: https://arxiv.org/abs/2606.09003")
 
     def test_the_prompt_holds_the_retrieved_papers_and_the_question_as_data(
         self, qa: QuestionAnswerer, fake: FakeAnthropic
@@ -108,7 +112,9 @@ class TestClaudeAnswers:
     ) -> None:
         fake.queue(Reply.answer({"answer": "It abstains when unsure.", "papers": ["2606.09002"]}))
         answer = qa.answer("what is Kestrel?")
-        assert plain_text(answer).endswith("Papers: Kestrel (arXiv:2606.09002)")
+        assert plain_text(answer).endswith(
+            "Papers: Kestrel\nSources:\n- Kestrel: https://arxiv.org/abs/2606.09002"
+        )
         assert answer.cited == ["2606.09002"]
 
     def test_nothing_found_asks_no_model(self, qa: QuestionAnswerer, fake: FakeAnthropic) -> None:
@@ -135,3 +141,28 @@ class TestClaudeAnswers:
             )
         system = "\n".join(fake.messages[-1].system_texts)
         assert "2606.09001 | 3 Experiments | We evaluate on the OrchardMath benchmark" in system
+
+
+class TestSameRetrieval:
+    def test_a_window_question_sends_the_model_only_the_window_s_papers(
+        self, corpus: Corpus, writer: LLMAnswerer, fake: FakeAnthropic
+    ) -> None:
+        old = make_paper(
+            "2605.09009",
+            title="Wren: Reward Hacking in Old Benchmarks",
+            abstract="We study reward hacking in benchmarks of earlier years.",
+            published=datetime(2026, 5, 10, 18, tzinfo=UTC),
+        )
+        corpus.upsert_papers([LANTERN, KESTREL, HERON, old])
+        qa = QuestionAnswerer(corpus, writer=writer, today=lambda: date(2026, 6, 4))
+        fake.queue(
+            Reply.answer(
+                {"answer": "[[2606.09003]] detects reward hacking.", "papers": ["2606.09003"]}
+            )
+        )
+        answer = qa.answer("which papers this week are about reward hacking?")
+        assert answer.engine == "claude-test" and answer.cited == ["2606.09003"]
+        sent = fake.messages[-1].ids
+        assert "2606.09003" in sent and "2605.09009" not in sent
+        # The same check applies: the reply is rendered with the sources once, at the end.
+        assert plain_text(answer).endswith("Sources:\n- Heron: https://arxiv.org/abs/2606.09003")

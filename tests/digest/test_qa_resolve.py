@@ -313,7 +313,8 @@ class TestRealWeek:
         self, week_corpus: tuple[Corpus, Digest]
     ) -> None:
         corpus, _week = week_corpus
-        resolver = Resolver(corpus)
+        # Asked on Sunday 2026-05-31: "this week" is 2026-05-25..31, a window on the papers.
+        resolver = Resolver(corpus, today=lambda: date(2026, 5, 31))
         for question, expected in (
             ("which papers are about speculative decoding?", "2605.29343"),
             ("papers on GPU kernel generation", "2606.04847"),
