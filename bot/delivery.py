@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.config import Config
 from bot.posting import Poster, PostOutcome, post_digest, split_channel
+from bot.presentation import Presenter
 from digest.model import Digest
 from storage import Corpus
 from storage.ledger import PostLedger
@@ -33,6 +34,7 @@ def deliver(
     """Post `digest` to `channel` ("slack:C0123" or "discord:1234") exactly once."""
     platform, _ = split_channel(channel)
     poster = poster_for(platform, config)
+    digest = Presenter.from_config(config, corpus)(digest, digest_id)
     try:
         return post_digest(
             digest, channel, poster, PostLedger(corpus), digest_id=digest_id, force=force

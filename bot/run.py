@@ -94,7 +94,16 @@ def start(config: Config) -> Running:
     )
     posters: dict[str, Poster] = {}
     notices = AdminNotices(config.scheduler.admin_channel, posters)
-    runtime = Runtime(service, ledger, posters, notices.send, config.digest.window_days)
+    from bot.presentation import Presenter
+
+    runtime = Runtime(
+        service,
+        ledger,
+        posters,
+        notices.send,
+        config.digest.window_days,
+        present=Presenter.from_config(config, corpus),
+    )
     scheduler = WeeklyScheduler(
         f"sqlite:///{config.database.resolved_path()}",
         config.scheduler.grace_hours,

@@ -38,12 +38,14 @@ class Runtime:
         posters: dict[str, Poster],
         notify_admins: Notifier,
         window_days: int = 7,
+        present: Callable[[Digest, int | None], Digest] | None = None,
     ) -> None:
         self.service = service
         self.ledger = ledger
         self.posters = posters
         self.notify_admins = notify_admins
         self.window_days = window_days
+        self.present = present  # adds the web permalink and the chart (bot.presentation)
         self._locks: dict[LedgerKey, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -84,6 +86,8 @@ class Runtime:
         with self._lock(key):
             if digest is None or (self.ledger.entries(key) and not force):
                 digest, digest_id = self.digest_for(key)
+            if self.present is not None:
+                digest = self.present(digest, digest_id)
             return post_digest(
                 digest, channel, poster, self.ledger, digest_id=digest_id, force=force
             )
