@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,10 @@ import pytest
 from storage import Corpus, Paper, open_corpus
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_ARXIV = REPO.parent / "shared" / "data" / "arxiv"
+# DIGESTBOT_SHARED_ARXIV: the data elsewhere (a git worktree is not next to ../shared).
+SHARED_ARXIV = Path(
+    os.environ.get("DIGESTBOT_SHARED_ARXIV") or REPO.parent / "shared" / "data" / "arxiv"
+)
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
