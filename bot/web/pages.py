@@ -281,6 +281,7 @@ def page_routes(
         Route("/search", page(search_page), name="search"),
         Route("/feed.xml", page(feed), name="feed"),
         Route("/static/style.css", page(stylesheet), name="style"),
+        Route("/static/icon.svg", page(icon), name="icon"),
     ]
 
 
@@ -486,7 +487,16 @@ def _atom_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def stylesheet(site: Site, request: Request) -> Response:
-    css = resources.files("bot.web").joinpath("static/style.css").read_text(encoding="utf-8")
+def _static(name: str, media_type: str) -> Response:
+    data = resources.files("bot.web").joinpath(f"static/{name}").read_bytes()
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
-    return Response(css, media_type="text/css", headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+def stylesheet(site: Site, request: Request) -> Response:
+    return _static("style.css", "text/css; charset=utf-8")
+
+
+def icon(site: Site, request: Request) -> Response:
+    # Served, not a data: URL, which the pages' Content-Security-Policy refuses.
+    return _static("icon.svg", "image/svg+xml")
