@@ -134,6 +134,8 @@ def start(config: Config) -> Running:
         _start_slack(config, router, post, posters, running)
     if secrets.discord_token:
         _start_discord(config, router, post, posters, running)
+    if config.web.enabled:
+        _start_pages(config, running)
     subscriptions = all_subscriptions(config, store)
     scheduler.start(subscriptions)
     running.started.append(f"scheduler ({len(subscriptions)} subscriptions)")
@@ -183,6 +185,16 @@ def _start_discord(config, router, post, posters, running: Running) -> None:
 
     running.stoppers.append(("discord", stop))
     running.started.append("discord")
+
+
+def _start_pages(config: Config, running: Running) -> None:
+    """The archive pages beside the bot (`[web] enabled`), on the pages' own port."""
+    from bot.web.server import DEFAULT_HOST, DEFAULT_PORT, PagesThread
+
+    pages = PagesThread(config, DEFAULT_HOST, DEFAULT_PORT)
+    pages.start()
+    running.stoppers.append(("web pages", pages.stop))
+    running.started.append(f"web pages (http://{DEFAULT_HOST}:{DEFAULT_PORT}/)")
 
 
 class AdminNotices:

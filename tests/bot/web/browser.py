@@ -72,9 +72,7 @@ class Browser:
             await asyncio.sleep(0.1)
         port, path = port_file.read_text().splitlines()[:2]
         self._session = aiohttp.ClientSession()
-        self._ws = await self._session.ws_connect(
-            f"ws://127.0.0.1:{port}{path}", max_msg_size=0
-        )
+        self._ws = await self._session.ws_connect(f"ws://127.0.0.1:{port}{path}", max_msg_size=0)
         self._reader = asyncio.create_task(self._read())
         target = await self.send("Target.createTarget", {"url": "about:blank"})
         attached = await self.send(

@@ -145,8 +145,7 @@ def test_a_search_in_chromium(site: dict, tmp_path: Path) -> None:
         await browser.screenshot(SCREENSHOTS / "home.png")
         # Search as a person would: type into the header's form and submit it.
         await browser.evaluate(
-            f"document.querySelector('header form input[name=q]').value = "
-            f"{site['query']!r}"
+            f"document.querySelector('header form input[name=q]').value = {site['query']!r}"
         )
         await browser.click_and_wait("header form button")
         facts = await browser.evaluate(
