@@ -75,7 +75,13 @@ def all_subscriptions(config: Config, store: SubscriptionStore) -> list[Subscrip
 def start(config: Config) -> Running:
     """Start everything the config and environment ask for; raise ConfigError when there is
     nothing to run (no platform token)."""
-    from bot.wiring import answer_writer, corpus_for, digest_service, question_source
+    from bot.wiring import (
+        answer_writer,
+        corpus_for,
+        digest_service,
+        question_recorder,
+        question_source,
+    )
     from digest.qa import FullTextFetcher, QuestionAnswerer
 
     secrets = config.secrets
@@ -90,7 +96,11 @@ def start(config: Config) -> Running:
     fulltext = FullTextFetcher(corpus)
     # Someone waits for an answer: its arXiv lookups retry briefly, unlike the weekly fetch.
     answerer = QuestionAnswerer(
-        corpus, source=question_source(config), fulltext=fulltext, writer=answer_writer(config)
+        corpus,
+        source=question_source(config),
+        fulltext=fulltext,
+        writer=answer_writer(config),
+        on_answer=question_recorder(corpus),  # listed on the papers' web pages
     )
     posters: dict[str, Poster] = {}
     notices = AdminNotices(config.scheduler.admin_channel, posters)

@@ -3,6 +3,7 @@ answer writer. Shared by the CLI and the bot process so both wire things one way
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from storage import Corpus, open_corpus
 
 if TYPE_CHECKING:
     from digest.llm import LLMSettings
-    from digest.qa import AnswerWriter
+    from digest.qa import Answer, AnswerWriter
 
 
 def corpus_for(config: Config) -> Corpus:
@@ -117,3 +118,17 @@ def answer_writer(config: Config) -> AnswerWriter | None:
     return ClaudeAnswerer(
         LLMClient(llm_settings(config)), ClaudeAnswerSettings(model=config.anthropic.model)
     )
+
+
+def question_recorder(corpus: Corpus) -> Callable[[Answer], None]:
+    """Remembers each question answered about named papers (not lists found by search),
+    for the "questions asked about it" of the papers' web pages."""
+    from storage.questions import QuestionLog
+
+    questions = QuestionLog(corpus)
+
+    def record(answer: Answer) -> None:
+        if answer.kind == "paper" and answer.cited:
+            questions.record(answer.question, answer.cited)
+
+    return record

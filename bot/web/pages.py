@@ -43,6 +43,7 @@ from digest.render import spans
 from digest.topics import TopicCatalog
 from storage import Corpus, Paper, StorageError, parse_arxiv_id
 from storage.corpus import StoredDigest
+from storage.questions import QuestionLog
 
 log = logging.getLogger(__name__)
 
@@ -403,9 +404,11 @@ def paper_page(site: Site, request: Request) -> Response:
         entry = next(p for p in stored.body.get("papers", ()) if p.get("id") == paper.id)
         tldr = tldr or entry.get("tldr", "")
         namings.append({"stored": stored, "short_name": entry.get("short_name", paper.id)})
+    asked = QuestionLog(site.corpus).about(paper.id)
     return site.render(
         request,
         "paper.html",
+        asked=asked,
         title=paper.title,
         paper=paper_card(paper, base),
         tldr=tldr,

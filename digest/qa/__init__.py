@@ -16,7 +16,7 @@ links only to their arXiv pages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -71,12 +71,14 @@ class QuestionAnswerer:
         fulltext: FullTextFetcher | None = None,
         writer: AnswerWriter | None = None,
         retriever: Retriever | None = None,
+        on_answer: Callable[[Answer], None] | None = None,
     ) -> None:
         self.corpus = corpus
         self.retriever = retriever or Retriever(corpus)
         self.resolver = Resolver(corpus, source=source, retriever=self.retriever)
         self.extractive = ExtractiveAnswerer(fulltext=fulltext)
         self.writer = writer
+        self.on_answer = on_answer  # e.g. the question log behind the papers' web pages
 
     def resolve(
         self, question: str, *, topic: str | None = None, context_ids: Sequence[str] = ()
@@ -91,7 +93,15 @@ class QuestionAnswerer:
         thread it was asked in, `topic` restricts the search to a topic's papers. Never
         raises for what the question says; a storage failure raises `StorageError`."""
         resolution = self.resolve(question, topic=topic, context_ids=context_ids)
-        offline = self.extractive.answer(resolution)
+        result = self._write(resolution, self.extractive.answer(resolution))
+        if self.on_answer is not None:
+            try:
+                self.on_answer(result)
+            except StorageError as err:  # remembering the question must not lose the answer
+                log.warning("could not record the question: %s", err)
+        return result
+
+    def _write(self, resolution: Resolution, offline: Answer) -> Answer:
         if self.writer is None or offline.kind not in ("paper", "papers"):
             return offline
         try:

@@ -120,6 +120,7 @@ def test_a_digest_page_in_chromium(site: dict, tmp_path: Path) -> None:
         await browser.screenshot(SCREENSHOTS / "digest.png")
         await browser.click_and_wait("table.catalog a")
         facts["after_click"] = await browser.evaluate("location.pathname")
+        await browser.screenshot(SCREENSHOTS / "paper.png")
         facts["problems"] = browser.problems()
         return facts
 
