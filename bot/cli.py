@@ -127,7 +127,14 @@ def _post_digest(args: argparse.Namespace, config: Config, topic: str, window: W
     poster = poster_for(platform, config)
     try:
         with corpus_for(config) as corpus:
-            publisher = Publisher(digest_service(config, corpus), PostLedger(corpus), [poster])
+            from bot.presentation import Presenter
+
+            publisher = Publisher(
+                digest_service(config, corpus),
+                PostLedger(corpus),
+                [poster],
+                present=Presenter.from_config(config, corpus),
+            )
             with fetch_progress(f"arXiv {topic} {window}") as bar:
                 publication = publisher.publish(
                     topic,
@@ -184,6 +191,15 @@ def cmd_run(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     from bot.run import serve_forever  # the adapters are loaded only for `run`
 
     return serve_forever(config)
+
+
+def cmd_serve(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    """Serve the read-only archive pages (topics, digests, papers, search, feed)."""
+    from bot.web.server import serve_pages  # uvicorn and the templates load only here
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is not a port number; write e.g. --port 8080")
+    return serve_pages(config, args.host, args.port)
 
 
 def cmd_health(args: argparse.Namespace, config: Config, out: TextIO) -> int:
@@ -282,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bot: Slack and/or Discord, scheduler, commands")
     run.set_defaults(handler=cmd_run)
+    serve = sub.add_parser("serve", help="serve the digest pages (archive, search, feed)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.set_defaults(handler=cmd_serve)
     health = sub.add_parser("health", help="exit 0 if a running bot's heartbeat is fresh")
     health.set_defaults(handler=cmd_health)
     return parser
@@ -291,7 +313,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.INFO if args.verbose or args.command == "run" else logging.WARNING
+    level = logging.INFO if args.verbose or args.command in ("run", "serve") else logging.WARNING
     setup_logging(level)
     try:
         config = load_config(args.config)

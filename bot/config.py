@@ -133,6 +133,13 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = False  # serve the pages inside `digestbot run` too
+    public_url: str = ""  # where the pages are reachable; set: posts link their digest page
+    auth_token_env: str = ""  # names the variable holding the pages' shared token; empty: open
+
+
+@dataclass(frozen=True)
 class Subscription:
     channel: str
     topic: str
@@ -151,6 +158,7 @@ class Secrets:
     discord_token: Secret = field(default_factory=lambda: Secret(""))
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
     openai_api_key: Secret = field(default_factory=lambda: Secret(""))
+    web_auth_token: Secret = field(default_factory=lambda: Secret(""))
 
     def revealed(self) -> list[str]:
         """Every secret value that is set: what the log filter must never let through."""
@@ -170,6 +178,7 @@ class Config:
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     topics: TopicCatalog = field(default_factory=TopicCatalog.with_builtins)
     subscriptions: tuple[Subscription, ...] = ()
     secrets: Secrets = field(default_factory=Secrets)
@@ -371,6 +380,22 @@ def _openai_prices(raw: Any) -> tuple[tuple[str, float, float, float], ...]:
         cached = numbers[2] if len(numbers) == 3 else numbers[0]
         out.append((str(model), float(numbers[0]), float(numbers[1]), float(cached)))
     return tuple(out)
+def _check_web(cfg: WebConfig) -> WebConfig:
+    if cfg.public_url:
+        _check_url(cfg.public_url, "web.public_url")
+        parsed = urlparse(cfg.public_url)
+        if parsed.query or parsed.fragment or any(c in cfg.public_url for c in "<>|\"' "):
+            raise ConfigError(
+                f"config: web.public_url = {cfg.public_url!r} must be a plain base URL, e.g. "
+                'public_url = "https://digests.example.org"'
+            )
+    if cfg.auth_token_env and not re.match(r"^[A-Z_][A-Z0-9_]*$", cfg.auth_token_env):
+        raise ConfigError(
+            f'config: web.auth_token_env = "{cfg.auth_token_env}" must name an environment '
+            'variable, e.g. auth_token_env = "DIGESTBOT_WEB_TOKEN"'
+        )
+    # One form for building links: no trailing slash.
+    return WebConfig(cfg.enabled, cfg.public_url.rstrip("/"), cfg.auth_token_env)
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -495,6 +520,7 @@ _SECTIONS = {
     "slack": SlackConfig,
     "discord": DiscordConfig,
     "scheduler": SchedulerConfig,
+    "web": WebConfig,
 }
 _ENV_OVERRIDES = {
     "DIGESTBOT_DB": ("database", "path"),
@@ -555,6 +581,7 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str], source: str = "") 
     _check_anthropic(sections["anthropic"])
     _check_openai(sections["openai"])
     _check_url(sections["discord"].api_url, "discord.api_url")
+    sections["web"] = _check_web(sections["web"])
 
     raw_topics = raw.get("topics", [])
     if not isinstance(raw_topics, list):
@@ -579,6 +606,9 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str], source: str = "") 
         discord_token=Secret(env.get(discord.token_env, "")),
         anthropic_api_key=Secret(env.get(anthropic.api_key_env, "")),
         openai_api_key=Secret(env.get(sections["openai"].api_key_env, "")),
+        web_auth_token=Secret(
+            env.get(sections["web"].auth_token_env, "") if sections["web"].auth_token_env else ""
+        ),
     )
     return Config(
         source=source or "built-in defaults",

@@ -132,10 +132,14 @@ class Publisher:
         posters: Iterable[Poster] = (),
         *,
         clock: Callable[[], datetime] | None = None,
+        present: Callable[[Digest, int | None], Digest] | None = None,
     ) -> None:
         self.service = service
         self.ledger = ledger
         self.clock = clock or service.clock
+        # Adds what a post carries besides its text: the web permalink and the chart
+        # (bot.presentation); applied to the chosen digest just before it is posted.
+        self.present = present
         self._posters: dict[str, Poster] = {}
         self._locks: dict[LedgerKey, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -235,8 +239,11 @@ class Publisher:
                 refetch=refetch,
                 progress=progress,
             )
+            digest = chosen.digest
+            if self.present is not None:
+                digest = self.present(digest, chosen.digest_id)
             outcome = post_digest(
-                chosen.digest,
+                digest,
                 channel,
                 poster,
                 self.ledger,

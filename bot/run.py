@@ -76,6 +76,7 @@ def start(config: Config) -> Running:
         corpus_for,
         digest_service,
         fulltext_settings,
+        question_recorder,
         question_source,
     )
     from digest.qa import FullTextFetcher, QuestionAnswerer
@@ -96,8 +97,12 @@ def start(config: Config) -> Running:
         source=question_source(config),
         fulltext=fulltext,
         writer=answer_writer(config, fulltext),
+        on_answer=question_recorder(corpus),  # listed on the papers' web pages
     )
-    publisher = Publisher(service, ledger)  # each adapter adds its poster as it starts
+    from bot.presentation import Presenter
+
+    # Each adapter adds its poster as it starts.
+    publisher = Publisher(service, ledger, present=Presenter.from_config(config, corpus))
     notices = AdminNotices(config.scheduler.admin_channel)
     runtime = Runtime(publisher, notices.send, config.digest.window_days)
     scheduler = WeeklyScheduler(
@@ -124,6 +129,8 @@ def start(config: Config) -> Running:
         _start_slack(config, router, publisher, notices, running)
     if secrets.discord_token:
         _start_discord(config, router, publisher, notices, running)
+    if config.web.enabled:
+        _start_pages(config, running)
     subscriptions = all_subscriptions(config, store)
     scheduler.start(subscriptions)
     running.started.append(f"scheduler ({len(subscriptions)} subscriptions)")
@@ -191,6 +198,16 @@ def _start_discord(
 
     running.stoppers.append(("discord", stop))
     running.started.append("discord")
+
+
+def _start_pages(config: Config, running: Running) -> None:
+    """The archive pages beside the bot (`[web] enabled`), on the pages' own port."""
+    from bot.web.server import DEFAULT_HOST, DEFAULT_PORT, PagesThread
+
+    pages = PagesThread(config, DEFAULT_HOST, DEFAULT_PORT)
+    pages.start()
+    running.stoppers.append(("web pages", pages.stop))
+    running.started.append(f"web pages (http://{DEFAULT_HOST}:{DEFAULT_PORT}/)")
 
 
 class MessageSender(Protocol):

@@ -3,6 +3,7 @@ answer writer. Shared by the CLI and the bot process so both wire things one way
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from digest.claude.client import LLMSettings
     from digest.llm.cost import Price
     from digest.llm.transport import Transport
-    from digest.qa import AnswerWriter, FullTextFetcher
+    from digest.qa import Answer, AnswerWriter, FullTextFetcher
 
 
 def corpus_for(config: Config) -> Corpus:
@@ -203,3 +204,17 @@ def poster_for(platform: str, config: Config) -> ClosingPoster:
     from bot.discord.poster import DiscordPoster
 
     return DiscordPoster.from_config(config)
+
+
+def question_recorder(corpus: Corpus) -> Callable[[Answer], None]:
+    """Remembers each question answered about named papers (not lists found by search),
+    for the "questions asked about it" of the papers' web pages."""
+    from storage.questions import QuestionLog
+
+    questions = QuestionLog(corpus)
+
+    def record(answer: Answer) -> None:
+        if answer.kind == "paper" and answer.cited:
+            questions.record(answer.question, answer.cited)
+
+    return record

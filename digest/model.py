@@ -66,6 +66,17 @@ class CatalogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Figure:
+    """A picture that goes with a digest (its chart): PNG bytes, a file name, a title and
+    the words that say what it shows (for screen readers and text renderings)."""
+
+    filename: str
+    title: str
+    alt: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """One topic's synthesis of one window: the parent gist, the sections, the catalog."""
 
@@ -82,6 +93,10 @@ class Digest:
     sections: tuple[Section, ...]
     papers: tuple[CatalogEntry, ...]
     notes: tuple[str, ...] = field(default=())  # e.g. why the offline engine stood in
+    # Presentation, set just before posting (not stored, not in the JSON): the digest's web
+    # page when `[web] public_url` is set, and its chart.
+    permalink: str = ""
+    figure: Figure | None = None
 
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)

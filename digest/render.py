@@ -12,9 +12,11 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from digest.model import CITATION, Digest, Item
+from digest.model import CITATION, Digest, Figure, Item
 
 INDEX_TITLE = "In the thread"
+WEB_LINK_TEXT = "Read this digest on the web"
+CHART_TITLE = "This Week in Numbers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +40,10 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    key: str  # "parent", a section key, or "catalog"
+    key: str  # "parent", a section key, "chart", or "catalog"
     title: str
     blocks: tuple[Block, ...]
+    image: Figure | None = None  # a picture sent with the message (the chart)
 
 
 def spans(text: str, digest: Digest, bold: bool = False) -> list[Span]:
@@ -79,6 +82,8 @@ def messages(digest: Digest) -> list[Message]:
         parent_blocks.append(
             Block("paragraph", (Span(f"{INDEX_TITLE}: " + " · ".join([*titles, "Paper Catalog"])),))
         )
+    if digest.permalink:
+        parent_blocks.append(Block("paragraph", (Span(WEB_LINK_TEXT, digest.permalink),)))
     out = [Message("parent", digest.title, tuple(parent_blocks))]
     for section in digest.sections:
         blocks = tuple(_item_block(item, digest) for item in section.items) or (
@@ -87,6 +92,10 @@ def messages(digest: Digest) -> list[Message]:
             Block("paragraph", (Span("Nothing to report for this window."),)),
         )
         out.append(Message(section.key, section.title, blocks))
+        if section.key == "overview" and digest.figure is not None:
+            out.append(chart_message(digest.figure))
+    if digest.figure is not None and not any(m.key == "chart" for m in out):
+        out.append(chart_message(digest.figure))
     if digest.papers:
         entries = tuple(
             Block(
@@ -100,6 +109,11 @@ def messages(digest: Digest) -> list[Message]:
         )
         out.append(Message("catalog", f"Paper Catalog ({len(digest.papers)} papers)", entries))
     return out
+
+
+def chart_message(figure: Figure) -> Message:
+    """The chart as a thread message: the picture, with what it shows in words."""
+    return Message("chart", CHART_TITLE, (Block("paragraph", (Span(figure.alt),)),), figure)
 
 
 # -- terminal text ------------------------------------------------------------------------------

@@ -450,6 +450,39 @@ class Corpus:
             rows = list(db.query(sql, params))
         return [_stored_digest(row) for row in rows]
 
+    # -- reading for the web pages ----------------------------------------------------------
+
+    def digests_naming(self, paper_id: str, *, limit: int = 20) -> list[StoredDigest]:
+        """Stored digests whose catalog lists the paper (bare id), newest window first."""
+        # instr() narrows by the quoted id in the JSON text; the catalog check below drops a
+        # digest that only mentions the id in prose.
+        with self.reading() as db:
+            rows = list(
+                db.query(
+                    "SELECT * FROM digests WHERE instr(body, ?) > 0 "
+                    "ORDER BY until DESC, id DESC LIMIT ?",
+                    [f'"{paper_id}"', limit * 4],
+                )
+            )
+        found = []
+        for row in rows:
+            stored = _stored_digest(row)
+            if any(p.get("id") == paper_id for p in stored.body.get("papers", ())):
+                found.append(stored)
+        return found[:limit]
+
+    def daily_counts(self, topic: str, since: date, until: date) -> dict[date, int]:
+        """How many of the topic's papers were first submitted on each UTC day since..until
+        (days without papers are absent): the topic's volume, without loading papers."""
+        sql = (
+            "SELECT substr(p.published, 1, 10) AS day, count(*) AS n FROM papers p"
+            " JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
+            " WHERE p.published >= ? AND p.published < ? GROUP BY day"
+        )
+        params = [topic, _day_start(since), _day_start(until + timedelta(days=1))]
+        with self.reading() as db:
+            return {date.fromisoformat(r["day"]): r["n"] for r in db.query(sql, params)}
+
 
 def _stored_digest(row: dict) -> StoredDigest:
     return StoredDigest(

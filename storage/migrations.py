@@ -195,6 +195,29 @@ def _fulltext_chunks(db: sqlite_utils.Database) -> None:
     )
 
 
+def _questions(db: sqlite_utils.Database) -> None:
+    # Questions asked about papers, for the papers' web pages: the text and the time only.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS questions (
+            id INTEGER PRIMARY KEY,
+            question TEXT NOT NULL,
+            asked_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS question_papers (
+            question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+            paper_id TEXT NOT NULL,
+            PRIMARY KEY (question_id, paper_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS question_papers_paper ON question_papers(paper_id)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_papers_and_fts", _papers),
     ("0002_topic_papers_and_fetches", _topic_fetches),
@@ -202,6 +225,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_post_ledger", _post_ledger),
     ("0005_subscriptions", _subscriptions),
     ("0006_fulltext_chunks", _fulltext_chunks),
+    ("0007_questions", _questions),
 ]
 
 

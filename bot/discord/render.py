@@ -236,6 +236,12 @@ def digest_parts(digest: Digest) -> list[Part]:
     for message in messages(digest):
         level = "##" if message.key == "parent" else "###"
         contents = message_contents(message, lambda t, lv=level: f"{lv} {t}", _arxiv_links)
+        if message.image is not None:
+            # The chart: its words as the message, the PNG attached to it.
+            image = Attachment(message.image.filename, message.image.data)
+            seed = f"{identity}|{message.key}"
+            parts.append(Part(message.key, Outgoing(contents[0], seed=seed, attachment=image)))
+            continue
         if message.key == "catalog" and len(contents) > CATALOG_MAX_MESSAGES:
             parts.append(_catalog_file(message, digest, f"{identity}|catalog"))
             continue

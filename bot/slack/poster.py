@@ -204,11 +204,13 @@ class SlackPoster:
         self._call("show a message", channel_id, self.client.chat_postEphemeral, kwargs)
 
     def upload_file(self, channel_id: str, file: SlackFile, thread_ts: str | None) -> str:
-        """Upload a text file into the thread with a short message; returns the file id."""
+        """Upload a file into the thread with a short message; returns the file id."""
+        # Text goes as `content`; binary (the chart's PNG) as `file`.
+        body = "file" if isinstance(file.content, bytes) else "content"
         kwargs: dict[str, Any] = {
             "channel": channel_id,
             "thread_ts": thread_ts,
-            "content": file.content,
+            body: file.content,
             "filename": file.filename,
             "title": file.title,
             "initial_comment": file.comment,

@@ -40,6 +40,8 @@ LinkResolver = Callable[[str], str | None]
 
 ARXIV_URL = re.compile(r"^https://arxiv\.org/abs/[A-Za-z0-9][A-Za-z0-9.\-/]*$")
 SLACK_PERMALINK = re.compile(r"^https://[A-Za-z0-9.-]+\.slack\.com/archives/[A-Za-z0-9/?=&._-]+$")
+# The digest's permalink (from the operator's `[web] public_url`): no "|" or ">" to break out.
+WEB_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(?:/[A-Za-z0-9/._~%-]*)?$")
 _BARE_URL = re.compile(r"(?:(?:https?|ftp)://|\bwww\.)[^\s<>\"'|]+", re.IGNORECASE)
 _MASS_MENTION = re.compile(r"@(?=(?:here|channel|everyone|group)\b)", re.IGNORECASE)
 WORD_JOINER = "\u2060"  # invisible; keeps "@here" from ever reading as a mention
@@ -59,11 +61,12 @@ class SlackMessage:
 
 @dataclass(frozen=True, slots=True)
 class SlackFile:
-    """A text file uploaded into the thread (the paper catalog of a large week)."""
+    """A file uploaded into the thread: the paper catalog of a large week (text), or the
+    digest's chart (PNG bytes)."""
 
     filename: str
     title: str
-    content: str
+    content: str | bytes
     comment: str  # the mrkdwn message that carries the file in the thread
 
 
@@ -106,6 +109,8 @@ def _target(url: str, resolve: LinkResolver | None) -> str | None:
         found = resolve(url)
         if found and SLACK_PERMALINK.match(found):
             return found
+    elif resolve is not None and WEB_URL.match(url) and resolve(url) == url:
+        return url  # the digest's own web page, which the resolver vouches for
     return None
 
 
@@ -299,12 +304,42 @@ def catalog_file(digest: Digest) -> SlackFile:
     )
 
 
+def _with_permalink(digest: Digest, resolve: LinkResolver | None) -> LinkResolver | None:
+    """The resolver, also vouching for the digest's own web page (when it has one)."""
+    if not digest.permalink:
+        return resolve
+
+    def links(url: str) -> str | None:
+        if url == digest.permalink:
+            return url
+        return resolve(url) if resolve is not None else None
+
+    return links
+
+
+def image_file(message: Message, resolve: LinkResolver | None = None) -> SlackFile:
+    """A message carrying a picture (the chart) as a PNG upload, its text as the comment."""
+    assert message.image is not None
+    body = "\n".join(u for block in message.blocks for u in _block_units(block, resolve))
+    comment = f"*{plain(message.title)}*\n{body}"
+    return SlackFile(
+        filename=message.image.filename,
+        title=message.image.title,
+        content=message.image.data,
+        comment=comment.strip(),
+    )
+
+
 def render_digest(digest: Digest, resolve: LinkResolver | None = None) -> list[Part]:
     """The digest as Slack parts: the parent first, each section (split when long), and the
     catalog last, as messages or, when it would need more than two, as a file."""
     parts: list[Part] = []
+    links = _with_permalink(digest, resolve)
     for message in digest_messages(digest):
-        rendered = render_message(message, resolve)
+        if message.image is not None:
+            parts.append(Part(message.key, image_file(message, links)))
+            continue
+        rendered = render_message(message, links)
         if message.key == "catalog" and len(rendered) > CATALOG_MESSAGE_LIMIT:
             parts.append(Part("catalog", catalog_file(digest)))
             continue

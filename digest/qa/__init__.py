@@ -78,12 +78,14 @@ class QuestionAnswerer:
         writer: AnswerWriter | None = None,
         retriever: Retriever | None = None,
         today: Callable[[], date] | None = None,
+        on_answer: Callable[[Answer], None] | None = None,
     ) -> None:
         self.corpus = corpus
         self.retriever = retriever or Retriever(corpus)
         self.resolver = Resolver(corpus, source=source, retriever=self.retriever, today=today)
         self.extractive = ExtractiveAnswerer(fulltext=fulltext)
         self.writer = writer
+        self.on_answer = on_answer  # e.g. the question log behind the papers' web pages
 
     def resolve(
         self, question: str, *, topic: str | None = None, context_ids: Sequence[str] = ()
@@ -98,7 +100,15 @@ class QuestionAnswerer:
         thread it was asked in, `topic` restricts the search to a topic's papers. Never
         raises for what the question says; a storage failure raises `StorageError`."""
         resolution = self.resolve(question, topic=topic, context_ids=context_ids)
-        offline = self.extractive.answer(resolution)
+        result = self._write(resolution, self.extractive.answer(resolution))
+        if self.on_answer is not None:
+            try:
+                self.on_answer(result)
+            except StorageError as err:  # remembering the question must not lose the answer
+                log.warning("could not record the question: %s", err)
+        return result
+
+    def _write(self, resolution: Resolution, offline: Answer) -> Answer:
         if self.writer is None or offline.kind not in ("paper", "papers"):
             return offline
         try:
