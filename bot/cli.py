@@ -113,6 +113,7 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
                     fetch=not args.no_fetch,
                     progress=bar,
                     force_fetch=args.force,
+                    regenerate=args.regenerate,
                 )
             latest = corpus.latest_digest(topic.name, window.since, window.until)
             digest_id = latest.id if latest else None
@@ -262,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="fetch the window again even if it is complete; with --post, post it again",
+    )
+    digest.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="synthesize again even if a digest of this complete window is stored",
     )
     digest.set_defaults(handler=cmd_digest)
 

@@ -65,7 +65,7 @@ class OfflineEngine:
                 sections=(metadata_section(request, OFFLINE_ENGINE),),
             )
         names = {e.id: e.short_name for e in entries}
-        analysis = WindowAnalysis(papers)
+        analysis = WindowAnalysis(papers, request.topic.name)
         families = method_families(analysis)
         picks = rank_notable(analysis, request.notable_count)
         challenges = challenges_section(analysis, names)

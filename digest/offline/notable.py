@@ -39,8 +39,7 @@ def rank_notable(analysis: WindowAnalysis, count: int) -> list[Pick]:
     n = len(analysis.papers)
     if n == 0:
         return []
-    vectors = analysis.embedding
-    similarity = vectors @ vectors.T
+    similarity = analysis.similarity(np.arange(n), np.arange(n))
     np.fill_diagonal(similarity, -1.0)
     neighbours = min(5, n - 1)
     if neighbours > 0:

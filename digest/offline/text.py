@@ -32,16 +32,40 @@ _ABBREVIATIONS = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _PLACEHOLDER = "\u2024"  # one-dot leader: stands in for a dot that does not end a sentence
 
-CONTRIBUTION = re.compile(
-    r"^(?:(?:in this (?:paper|work|study)|here|to (?:this end|address (?:this|these)[^,]*)"
-    r"|to bridge (?:this|the) gap|motivated by [^,]*),?\s+)?"
-    r"(?:we|this (?:paper|work|study))\s+(?:first\s+|further\s+|then\s+)?"
-    r"(?P<verb>propose|introduce|present|develop|design|build|construct|formulate|release|"
+_VERBS = (
+    r"propose|introduce|present|develop|design|build|construct|formulate|release|"
     r"contribute|describe|curate|create|establish|offer|study|investigate|examine|analyze|"
     r"analyse|revisit|explore|evaluate|benchmark|conduct|train|identify|frame|reframe|"
-    r"provide|extend|adapt|leverage|systematically)\b",
+    r"provide|extend|adapt|leverage|systematically|compare|collect|quantify|characterize|"
+    r"characterise|measure|assess|derive|formalize|formalise|fine-tune|make|put forward|"
+    r"take|model|cast|tackle|address|augment|unify|instantiate|operationalize|test"
+)
+_VERBS_3RD = (
+    r"proposes|introduces|presents|develops|designs|builds|constructs|formulates|releases|"
+    r"contributes|describes|curates|creates|establishes|offers|studies|investigates|"
+    r"examines|analyzes|analyses|revisits|explores|evaluates|benchmarks|conducts|trains|"
+    r"identifies|frames|reframes|provides|extends|adapts|compares|quantifies|characterizes|"
+    r"measures|assesses|derives|formalizes|tackles|addresses|unifies|demonstrates|shows|"
+    r"argues|reports"
+)
+# "we propose X" anywhere after an opening clause ("To fill this gap, we present X"), or
+# "this paper proposes X"; the opening clause is dropped when the sentence is retold.
+CONTRIBUTION = re.compile(
+    rf"(?:^|(?<=,\s)|(?<=^here\s)|(?<=^in this paper\s)|(?<=^in this work\s)|"
+    rf"(?<=^in this study\s)|(?<=^thus\s)|(?<=^therefore\s))"
+    rf"(?:(?:we|this (?:paper|work|study|article)|our (?:paper|work|study))\s+"
+    rf"(?:first\s+|further\s+|then\s+|also\s+|here\s+|additionally\s+|instead\s+)?"
+    rf"(?P<verb>{_VERBS})|(?:this|our|the present) (?:paper|work|study|article)\s+"
+    rf"(?:first\s+|also\s+|further\s+)?(?P<verb3>{_VERBS_3RD}))\b",
     re.IGNORECASE,
 )
+_OPENING_MAX = 140  # characters of an opening clause before "we propose"
+
+
+def contribution(text: str) -> re.Match[str] | None:
+    """Where a sentence says what the paper does ("we propose ..."), if it does."""
+    match = CONTRIBUTION.search(text)
+    return match if match is not None and match.start() <= _OPENING_MAX else None
 FINDING = re.compile(
     r"\b(?:we|our (?:results|experiments|analysis|findings))\s+(?:also\s+|further\s+)?"
     r"(?:find|show|observe|demonstrate|reveal|discover|uncover|confirm|report)\b"
@@ -125,15 +149,24 @@ _VERB_3RD = {
 }
 
 
+# Stands in for a LaTeX macro the cleaner cannot resolve (a paper's own "\\method"): a
+# sentence holding one is never quoted ("experiments demonstrate 's superiority").
+UNRESOLVED = "\u2063"
+_ESCAPED = re.compile(r"\\([%&_#$])")
+_TEX_QUOTES = re.compile(r"``|''")
+
+
 @lru_cache(maxsize=16384)  # every section reads the same abstracts; clean each once
 def clean_abstract(text: str) -> str:
     """An abstract without URLs, LaTeX commands, citations or code-availability boilerplate."""
     text = _CITE.sub("", text)
+    text = _ESCAPED.sub(r"\1", text)  # "0.5\\%" -> "0.5%"
+    text = _TEX_QUOTES.sub('"', text)
     text = _LATEX_WRAPPERS.sub(r"\1", text)
     text = _MATH.sub(
         lambda m: _LATEX_COMMAND.sub("", m.group(1)).replace("{", "").replace("}", ""), text
     )
-    text = _LATEX_COMMAND.sub("", text).replace("{", "").replace("}", "")
+    text = _LATEX_COMMAND.sub(UNRESOLVED, text).replace("{", "").replace("}", "")
     text = re.sub(r"\(\s*[,;]?\s*\)", "", neutralize(text))  # "()" left by removed markup
     text = re.sub(r"\s+([,.;:])", r"\1", text)
     # Sentences that read as instructions to a model are data we never repeat, not even as
@@ -177,7 +210,7 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
     """The usable sentences of an abstract with their roles."""
     parts = split_sentences(clean_abstract(abstract))
     total = len(parts)
-    contributions = [i for i, text in enumerate(parts) if CONTRIBUTION.search(text)]
+    contributions = [i for i, text in enumerate(parts) if contribution(text)]
     # Abstracts go motivation -> contribution -> results: a "however" before the paper says
     # what it does is about earlier work, not a limitation of this paper.
     first_own = contributions[0] + 1 if contributions else max(1, total // 2)
@@ -188,7 +221,7 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
                 text=text,
                 index=index,
                 total=total,
-                is_contribution=bool(CONTRIBUTION.search(text)),
+                is_contribution=index in contributions,
                 is_finding=bool(FINDING.search(text)),
                 is_limitation=bool(LIMITATION.search(text)) and index >= first_own,
             )
@@ -203,18 +236,62 @@ def _third_person(text: str) -> str:
     return text
 
 
-def _shorten(text: str, max_words: int) -> str:
-    """At most `max_words` words, ending at a clause boundary where one is near the limit;
-    a cut sentence ends with an ellipsis so it never reads as complete."""
+# Where a long sentence can end early and still be a complete sentence: before a
+# subordinate or participial clause, a list, or a prepositional tail.
+_CLAUSE_BOUNDARY = re.compile(
+    r",\s+(?:which|where|while|whereas|thereby|thus|and|but|enabling|allowing|achieving|"
+    r"leading|resulting|yielding|making|using|including|such as|as well as|"
+    r"[a-z]+ing\b)|;\s|\s[—–]\s|:\s|,\s|\s(?:by|via|through|using|with|without|"
+    r"that|which|where|to|for|across|in|on|under|from|and|based on)\s"
+)
+_WEAK_END = re.compile(
+    r"\s+(?:and|or|of|to|in|for|with|by|from|the|a|an|that|which|using|its|their|is|are|"
+    r"as|on|at|into|than|both|between|each|whose)$",
+    re.IGNORECASE,
+)
+
+
+def _shorten(text: str, max_words: int) -> str | None:
+    """At most about `max_words` words, ending at a clause boundary so the result is still
+    a complete sentence; None when no boundary leaves enough to say (the caller then picks
+    another sentence). Never cut mid-clause with an ellipsis."""
+    text = text.strip().rstrip(" .;,:")
     words = text.split()
     if len(words) <= max_words:
-        return text.rstrip(" .;,") + "."
-    cut = " ".join(words[:max_words])
-    boundary = max(cut.rfind(", "), cut.rfind("; "), cut.rfind(": "), cut.rfind(" — "))
-    if boundary > len(cut) * 0.6:
-        cut = cut[:boundary]
-    cut = re.sub(r"\s+(?:and|or|of|to|in|for|with|by|from|the|a|an|that|which|using)$", "", cut)
-    return cut.rstrip(" .;,:") + "…"
+        return _balanced(text) + "."
+    best = None
+    for match in _CLAUSE_BOUNDARY.finditer(text):
+        head = text[: match.start()].rstrip(" ,;:")
+        count = len(head.split())
+        if count > max_words:
+            break
+        if count >= 7:
+            best = head
+    if best is None:
+        return None
+    best = _WEAK_END.sub("", best).rstrip(" ,;:")
+    while _WEAK_END.search(best):
+        best = _WEAK_END.sub("", best).rstrip(" ,;:")
+    return _balanced(best) + "."
+
+
+def _balanced(text: str) -> str:
+    """Drop an unclosed parenthesis or quote left by a cut, with what follows it."""
+    for opening, closing in (("(", ")"), ("[", "]"), ("“", "”")):
+        if text.count(opening) > text.count(closing):
+            text = text[: text.rfind(opening)].rstrip(" ,;:")
+    if text.count('"') % 2:
+        text = text[: text.rfind('"')].rstrip(" ,;:")
+    return text
+
+
+# A demonstrative pointing back at a sentence the reader of a digest does not see ("studies
+# this problem", "examines this in two scenarios").
+DANGLING = re.compile(
+    r"\b(?:this|these|those|such|the former|the latter|aforementioned)\b"
+    r"(?!\s+(?:paper|work|study|article)\b)",
+    re.IGNORECASE,
+)
 
 
 # Base-form verbs that, after "and", continue the authors' own action ("we X and study Y").
@@ -241,22 +318,28 @@ def about(
     short_name: str = "",
     max_words: int = 40,
     ordinary: frozenset[str] = frozenset(),
+    strict: bool = True,
 ) -> str | None:
-    """A sentence of the paper's abstract turned into a statement about the paper.
+    """A sentence of the paper's abstract turned into a complete statement about the paper.
 
     "We propose Kestrel, a calibration step ..." -> "[[id]] is a calibration step ..."
-    "In this paper we study X" -> "[[id]] studies X"; "We find that X" -> "[[id]] finds that
-    X"; any other sentence is attributed: "[[id]] notes that joint constraint ...". None when
-    the sentence says nothing beyond the paper's name. `ordinary` holds words seen in lower
-    case in the window, so "Ablations show" reads "notes that ablations show".
+    "To fill this gap, we study X" -> "[[id]] studies X"; "We find that X" -> "[[id]] finds
+    that X"; any other sentence is attributed: "[[id]] notes that joint constraint ...".
+    None when the sentence says nothing beyond the paper's name, carries LaTeX the cleaner
+    could not resolve, points back with a demonstrative ("this problem") the reader cannot
+    resolve (unless not `strict`: then "the problem"), or cannot be shortened to
+    `max_words` at a clause boundary. `ordinary` holds words seen in lower case in the
+    window, so "Ablations show" reads "notes that ablations show".
     """
     marker = cite(paper_id)
     sentence = _DISCOURSE.sub("", sentence.strip())
-    match = CONTRIBUTION.search(sentence)
-    if match and match.start() == 0:
-        verb = match.group("verb").lower()
+    if UNRESOLVED in sentence:
+        return None
+    match = contribution(sentence)
+    if match:
+        verb = (match.group("verb") or match.group("verb3")).lower()
         rest = sentence[match.end() :].lstrip()
-        verb_3rd = _VERB_3RD.get(verb, verb)
+        verb_3rd = _VERB_3RD.get(verb, verb if match.group("verb3") else verb + "s")
         # "identify and systematically analyze" -> "identifies and systematically analyzes"
         rest = re.sub(
             r"^and\s+((?:systematically|further|then|empirically)\s+)?([a-z]+)\b",
@@ -269,8 +352,8 @@ def about(
         appositive = None
         if short_name:
             appositive = re.match(
-                rf"(?:a |an |the )?{re.escape(short_name)}\s*(?:\([^)]*\))?\s*,\s*"
-                rf"(?P<what>(?:a|an|the)\s.+)$",
+                rf"(?:a |an |the )?(?:novel |new )?{re.escape(short_name)}\s*(?:\([^)]*\))?"
+                rf"\s*,\s*(?P<what>(?:a|an|the)\s.+)$",
                 rest,
                 re.IGNORECASE,
             )
@@ -285,7 +368,7 @@ def about(
             if appositive
             else f"{marker} {verb_3rd} {rest}"
         )
-        return _shorten(_third_person(body), max_words)
+        return _finish(_third_person(body), max_words, strict)
     finding = re.match(
         r"^we\s+(?:also\s+|further\s+)?(?P<verb>find|show|observe|demonstrate|reveal|"
         r"discover|uncover|confirm|report)\b",
@@ -294,7 +377,8 @@ def about(
     )
     if finding:
         verb = _VERB_3RD[finding.group("verb").lower()]
-        return _shorten(_third_person(f"{marker} {verb}{sentence[finding.end() :]}"), max_words)
+        body = _third_person(f"{marker} {verb}{sentence[finding.end() :]}")
+        return _finish(body, max_words, strict)
     text = _third_person(sentence)
     said = re.match(
         r"^the authors (?:also |further )?(?P<verb>find|show|observe|demonstrate|reveal|"
@@ -303,11 +387,23 @@ def about(
     )
     if said:  # "the authors show that X" -> "[[id]] shows that X"
         verb = _VERB_3RD.get(said.group("verb"), said.group("verb") + "s")
-        return _shorten(f"{marker} {verb}{text[said.end() :]}", max_words)
+        return _finish(f"{marker} {verb}{text[said.end() :]}", max_words, strict)
     first, _, remainder = text.partition(" ")
     if _is_ordinary_word(first, sentence) or first.lower().strip(",;:") in ordinary:
         text = f"{first.lower()} {remainder}"
-    return _shorten(f"{marker} notes that {text}", max_words)
+    return _finish(f"{marker} notes that {text}", max_words, strict)
+
+
+def _finish(body: str, max_words: int, strict: bool) -> str | None:
+    """The statement shortened at a clause boundary, checked for dangling demonstratives."""
+    shortened = _shorten(body, max_words)
+    if shortened is None:
+        return None
+    if DANGLING.search(shortened):
+        if strict:
+            return None
+        shortened = DANGLING.sub(lambda m: "the" if m.group(0)[0].islower() else "The", shortened)
+    return shortened
 
 
 def _is_ordinary_word(word: str, sentence: str) -> bool:

@@ -17,9 +17,8 @@ def representatives(analysis: WindowAnalysis, theme: Theme, count: int = 3) -> l
     if not pool:
         return []
     picked = [pool.pop(0)]
-    vectors = analysis.embedding
     while pool and len(picked) < count:
-        similarity = [max(float(vectors[i] @ vectors[j]) for j in picked) for i in pool]
+        similarity = analysis.similarity(pool, picked).max(axis=1)
         picked.append(pool.pop(int(np.argmin(similarity))))
     return picked
 
