@@ -79,13 +79,16 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
             continue
         paper = papers[index]
         phrase = key_phrase(analysis, raw, avoid=names[paper.id])
+        # The theme says what area the limitation is in; a second one of the same theme is
+        # told apart by its paper.
+        theme = analysis.themes[theme_index]
         heading = (
-            analysis.casing.heading(phrase)
-            if phrase
-            else analysis.label(analysis.themes[theme_index])
+            analysis.label(theme)
+            if theme.concept is not None or not phrase
+            else analysis.casing.heading(phrase)
         )
         if heading.lower() in headings:
-            heading = names[paper.id]  # two items on one issue: name them by their paper
+            heading = f"{heading}: {names[paper.id]}"
         headings.add(heading.lower())
         related = [
             j

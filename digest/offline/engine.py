@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from digest.model import SECTION_TITLES, CatalogEntry, Digest, Item, Section
+from digest.model import SECTION_TITLES, CatalogEntry, Digest, Item, Section, cite
 from digest.offline.analysis import WindowAnalysis
 from digest.offline.challenges import challenges_section
 from digest.offline.methods import method_families, methods_section
 from digest.offline.notable import notable_section, rank_notable
 from digest.offline.overview import OFFLINE_ENGINE, gist, metadata_section, overview_items
+from digest.offline.prose import tldr
 from digest.offline.themes import themes_section
 from digest.offline.trends import new_section, rising_terms
 from digest.safety import defang, neutralize
 from digest.shortnames import short_names
 from digest.synthesis import SynthesisRequest, new_digest
 from storage import Paper
+
+TLDR_WORDS = 40
 
 
 def catalog(papers: list[Paper] | tuple[Paper, ...]) -> tuple[CatalogEntry, ...]:
@@ -38,6 +41,21 @@ def catalog(papers: list[Paper] | tuple[Paper, ...]) -> tuple[CatalogEntry, ...]
         for p in safe
     ]
     return tuple(sorted(entries, key=lambda e: (e.short_name.lower(), e.id)))
+
+
+def with_tldrs(
+    analysis: WindowAnalysis, entries: tuple[CatalogEntry, ...]
+) -> tuple[CatalogEntry, ...]:
+    """Catalog entries carrying each paper's TL;DR: its contribution as one sentence with
+    the paper's short name as subject (the catalog shows names, not citation markers)."""
+    position = {p.id: i for i, p in enumerate(analysis.papers)}
+    out = []
+    for entry in entries:
+        text = tldr(analysis, position[entry.id], entry.short_name, TLDR_WORDS)
+        if text:
+            text = text.replace(cite(entry.id), entry.short_name)
+        out.append(replace(entry, tldr=text))
+    return tuple(out)
 
 
 def _section(key: str, items: list[Item]) -> Section:
@@ -66,6 +84,7 @@ class OfflineEngine:
             )
         names = {e.id: e.short_name for e in entries}
         analysis = WindowAnalysis(papers, request.topic.name)
+        entries = with_tldrs(analysis, entries)
         families = method_families(analysis)
         picks = rank_notable(analysis, request.notable_count)
         challenges = challenges_section(analysis, names)
@@ -73,7 +92,7 @@ class OfflineEngine:
         overview = overview_items(
             analysis,
             request,
-            [(family.name, len(members)) for family, members in families],
+            [(family.name, len(members), family.does) for family, members in families],
             picks,
             [f"“{analysis.casing.phrase(p)}”" for p, _, _ in rising],
             [i.heading for i in challenges if i.papers],

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from digest.model import SECTION_TITLES, Item, Section, cite
 from digest.offline.analysis import WindowAnalysis
-from digest.offline.notable import Pick
-from digest.offline.prose import inline, join, plural
+from digest.offline.notable import Pick, concrete_result
+from digest.offline.prose import inline, join, join_items, plural, verb_for
 from digest.synthesis import SynthesisRequest
 
 OFFLINE_ENGINE = (
-    "offline engine, written without a language model: TF-IDF and k-means themes, "
+    "offline engine, written without a language model: themes from named concepts, "
     "method families from the papers' own terms, extractive sentences"
 )
 
 
 def _themes_phrase(analysis: WindowAnalysis, limit: int = 4) -> str:
-    parts = [f"{analysis.label_inline(t)} ({len(t.members)})" for t in analysis.themes[:limit]]
-    return join(parts)
+    named = [t for t in analysis.themes if t.concept is not None]
+    parts = [f"{analysis.label_inline(t)} ({len(t.members)})" for t in named[:limit]]
+    return join_items(parts)
 
 
 def overview_items(
     analysis: WindowAnalysis,
     request: SynthesisRequest,
-    families: list[tuple[str, int]],
+    families: list[tuple[str, int, str]],
     picks: list[Pick],
     rising: list[str],
     challenges: list[str],
@@ -30,24 +31,31 @@ def overview_items(
     papers = analysis.papers
     n = len(papers)
     themes = analysis.themes
-    parts = [
-        f"This window brought {plural(n, 'paper')} on {request.topic.title}."
-        + (
-            f" They fall into {plural(len(themes), 'theme')}: {_themes_phrase(analysis)}."
-            if len(themes) > 1
-            else ""
-        )
-    ]
+    named = [t for t in themes if t.concept is not None]
+    parts = [f"This window brought {plural(n, 'paper')} on {request.topic.title}."]
+    if len(named) > 1:
+        parts.append(f"The largest themes are {_themes_phrase(analysis)}.")
     if families:
-        named = [f"{inline(name)} ({count})" for name, count in families[:3]]
-        parts.append(f"By method, the largest families are {join(named)}.")
+        facts = [
+            f"{plural(count, 'paper')} {verb_for(count, does.split(' ', 1)[0])} "
+            f"{does.split(' ', 1)[1]}"
+            for _, count, does in families[:3]
+        ]
+        parts.append(f"Across the window, {join_items(facts)}.")
+    figures = sum(1 for i in range(n) if concrete_result(analysis, i))
+    limits = sum(1 for i in range(n) if any(s.is_limitation for s in analysis.sentences(i)))
+    parts.append(
+        f"{plural(figures, 'paper')} {verb_for(figures, 'report')} a concrete figure in "
+        f"{'its' if figures == 1 else 'their'} abstract, and {limits} "
+        f"{verb_for(limits, 'state')} a limitation of {'its' if limits == 1 else 'their'} own."
+    )
     if rising:
         parts.append(f"Against earlier weeks, {join(rising)} became more common.")
     elif request.history.is_empty:
         parts.append("This is the first digest of the topic, so nothing is compared yet.")
     if challenges:
         topics = list(dict.fromkeys(inline(c) for c in challenges))[:3]
-        parts.append(f"The limitations the papers state most clearly concern {join(topics)}.")
+        parts.append(f"The limitations the papers state most clearly concern {join_items(topics)}.")
     items = [Item("Overview", " ".join(parts), ())]
     if picks:
         ordered = [papers[p.index].id for p in picks]

@@ -53,6 +53,18 @@ def join(items: Sequence[str], conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
+def join_items(items: Sequence[str]) -> str:
+    """Like `join`, but items that hold "and" or commas themselves are separated by
+    semicolons, so "credit assignment; mathematical reasoning; and instruction tuning"
+    never reads as one run-on list."""
+    items = [i for i in items if i]
+    if not any(" and " in i or "," in i for i in items) or len(items) <= 1:
+        return join(items)
+    if len(items) == 2:
+        return f"{items[0]}; and {items[1]}"
+    return f"{'; '.join(items[:-1])}; and {items[-1]}"
+
+
 def cite_list(ids: Sequence[str], limit: int = 12) -> str:
     """Citations for a list of papers, the rest counted ("... and 5 more")."""
     shown = [cite(i) for i in ids[:limit]]

@@ -73,16 +73,39 @@ FINDING = re.compile(
     r"(?:show|indicate|demonstrate|suggest|reveal|confirm)\b",
     re.IGNORECASE,
 )
-LIMITATION = re.compile(
+# A limitation classifier: a sentence states a limitation when it has a positive cue and
+# no negative one. Positive cues name a shortfall ("remains challenging", "degrades",
+# "limited to", "diminished"); negative cues mark the sentence as a claim of success or a
+# release note ("the authors publicly release", "outperforms"), which is no limitation
+# however it is phrased.
+LIMITATION_CUES = re.compile(
     r"\b(?:limitations?|limited to|we leave|future (?:work|research|directions?)|"
-    r"remains? (?:an? )?(?:open|unclear|challenging|unsolved|difficult|elusive|limited)|"
+    r"remains? (?:an? )?(?:open|unclear|challenging|unsolved|difficult|elusive|limited|"
+    r"costly|expensive|bottleneck|challenge|problem)|"
     r"open (?:question|problem|challenge)s?|does not (?:generalize|transfer|scale|hold)|"
+    r"do not (?:generalize|transfer|scale|hold)|fails? to|failed to|failures? to|"
     r"at the (?:cost|expense) of|only (?:applies|works|holds)|caveat|"
-    r"not yet|still (?:lags?|falls? short|struggles?|fails?)|"
-    r"brittle|remains? (?:a )?(?:bottleneck|challenge))\b"
-    r"|^however\b",
+    r"not yet|still (?:lags?|falls? short|struggles?|fails?)|falls? short|lags? behind|"
+    r"brittle|degrad(?:e|es|ed|ing|ation)|diminish(?:es|ed|ing)?|struggles?|"
+    r"cannot|unable to|vulnerab\w+|trade-?offs?|"
+    r"consistently (?:worse|lower|reduced)|reduced|hurts?|harms?|erodes?|eroded)\b",
     re.IGNORECASE,
 )
+SUCCESS_CUES = re.compile(
+    r"\b(?:release[sd]?|releasing|publicly|open-source[sd]?|available|demonstrat\w+|"
+    r"achiev\w+|outperform\w*|state-of-the-art|sota|improv\w+|surpass\w*|superior|"
+    r"significant(?:ly)? (?:better|higher|gains?)|gains?|boost\w*|enabl\w+|"
+    r"we propose|we introduce|we present|effective(?:ly)?|robustly|retains?|retaining|"
+    r"speedups?|savings?|better|higher|faster|baselines?|compared (?:to|with))\b",
+    re.IGNORECASE,
+)
+
+
+def states_limitation(text: str) -> bool:
+    """Whether a sentence states a limitation: a shortfall cue and no success cue."""
+    return bool(LIMITATION_CUES.search(text)) and not SUCCESS_CUES.search(text)
+
+
 PROBLEM = re.compile(
     r"\b(?:however|but|yet|despite|although|remain(?:s)?|challeng\w*|suffer\w*|struggle\w*|"
     r"lack\w*|limited|fail\w*|bottleneck\w*|costly|expensive|unreliable|problem\w*|issue\w*)\b",
@@ -223,7 +246,9 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
                 total=total,
                 is_contribution=index in contributions,
                 is_finding=bool(FINDING.search(text)),
-                is_limitation=bool(LIMITATION.search(text)) and index >= first_own,
+                is_limitation=states_limitation(text)
+                and index not in contributions
+                and (index >= first_own or bool(FINDING.search(text))),
             )
         )
     return tuple(s for s in out if s.usable)
