@@ -62,13 +62,13 @@ def max_themes(n: int) -> int:
     if n < 60:
         return 6
     if n < 500:
-        return 10
-    return 14
+        return 8  # a thread a reader takes in: the reference digest has five
+    return 12
 
 
 def min_theme_size(n: int) -> int:
-    """The fewest papers a theme may have: two, or 1% of a large window."""
-    return max(2, round(0.01 * n))
+    """The fewest papers a theme may have: two, or 0.5% of a large window."""
+    return max(2, round(0.005 * n))
 
 
 # Topics with a curated concept list; any other topic learns its concepts from the window.

@@ -86,8 +86,9 @@ POST_TRAIN_CONCEPTS: tuple[Concept, ...] = (
     ),
     _concept(
         "Efficiency and compression",
-        r"quantiz\w*|pruning|sparsity|compression|low-bit|kv cache|lora|peft|"
-        r"parameter-efficient|low-rank|efficient|efficiency|mixture of experts|moe",
+        r"quantiz\w*|pruning|sparsity|compression|low-bit|kv cache|kv-cache|lora|peft|"
+        r"parameter-efficient|low-rank|mixture of experts|moe|inference cost|latency|"
+        r"speedups?|token-efficient|compute-efficient|memory footprint",
     ),
     _concept(
         "Supervised fine-tuning",
@@ -157,7 +158,13 @@ def assign(
             else:
                 groups.setdefault(best, []).append(index)
         ranked = sorted(groups, key=lambda c: (-len(groups[c]), c))
-        small = {c for c in ranked if len(groups[c]) < min_size} | set(ranked[max_themes:])
+        # Over the limit, broad concepts ("Reasoning") give way before specific ones of a
+        # similar size ("Preference optimization and DPO"): their papers usually name a
+        # specific concept too.
+        keep = sorted(
+            groups, key=lambda c: (-len(groups[c]) * (0.5 if concepts[c].generic else 1.0), c)
+        )
+        small = {c for c in ranked if len(groups[c]) < min_size} | set(keep[max_themes:])
         if not small:
             break
         # Drop the smallest themes and give their papers to their next-best concept.
@@ -193,7 +200,9 @@ _WEAK_HEADS = frozenset(
     representations system systems tool tools modeling modelling feature features
     structure structures performance robustness control design process signal signals
     output outputs input inputs content context behavior behaviour domain domains
-    gap gaps human humans pipeline pipelines image images video videos model data approach way
+    gap gaps human humans pipeline pipelines space spaces token tokens architecture
+    architectures object objects scene scenes level levels image images video videos
+    model data approach way
     """.split()
 )
 _ADJECTIVE_ENDINGS = ("al", "ic", "ive", "ous", "able", "ible", "ent", "ant", "ar", "ary")
@@ -210,8 +219,10 @@ def learn_concepts(
     n = len(texts)
     documents = [set(analyze(f"{t.title}. {t.contribution}")) for t in texts]
     frequency: Counter[str] = Counter()
+    heads: Counter[str] = Counter()  # papers using a word as the head of a phrase
     for doc in documents:
         frequency.update(doc)
+        heads.update({p.rsplit(" ", 1)[1] for p in doc if p.count(" ") == 1})
     ceiling = max(min_size, int(0.3 * n))
     candidates: list[tuple[float, str]] = []
     for phrase, count in frequency.items():
@@ -225,13 +236,15 @@ def learn_concepts(
             continue  # "semantic", "visual", "accuracy": not a theme a researcher names
         if len(words) == 1 and (len(phrase) <= 2 or phrase.endswith(("ing", "ed", "ly"))):
             continue
+        if len(words) == 1 and not coined and heads[phrase] < 0.25 * count:
+            continue  # not a noun papers build phrases on ("robust", "construct")
         if any(w in STOP_WORDS for w in words) or words[-1].endswith(("ed", "ly")):
             continue
         if words[0].endswith(("ed", "ly")) or len(set(words)) < len(words):
             continue
         # A lone word must be far more frequent than a phrase to win: "image" says less
-        # than "image generation".
-        weight = {1: 0.4, 2: 1.6, 3: 2.0}[len(words)] + (0.6 if coined else 0.0)
+        # than "image generation"; a coined term ("LLM", "3D") names a field by itself.
+        weight = {1: 0.5, 2: 1.6, 3: 2.0}[len(words)] + (0.6 if coined else 0.0)
         candidates.append((count * weight, phrase))
     candidates.sort(key=lambda pair: (-pair[0], pair[1]))
     chosen: list[str] = []

@@ -171,7 +171,7 @@ def new_section(analysis: WindowAnalysis, history: History) -> list[Item]:
             Item(
                 "No earlier digest",
                 "No earlier digest of this topic is stored, so the comparison is with "
-                f"{_earlier_description(history)} in the corpus.",
+                f"{_earlier_description(history)}.",
                 (),
             )
         )

@@ -74,9 +74,9 @@ class Casing:
 
     def __init__(self, texts: Iterable[str]) -> None:
         seen: dict[str, Counter[str]] = {}
-        for text in texts:
-            for token in _TOKEN.findall(text):
-                seen.setdefault(token.lower(), Counter())[token] += 1
+        # Count every token of every text at once (C speed), then group the forms.
+        for token, count in Counter(_TOKEN.findall("\n".join(texts))).items():
+            seen.setdefault(token.lower(), Counter())[token] += count
         self._best: dict[str, str] = {}
         for lower, forms in seen.items():
             # Prefer a form with capitals inside (LoRA, GRPO) when it is common enough;
