@@ -46,7 +46,6 @@ class Theme:
     """A cluster of papers with its distinctive phrases, most central paper first."""
 
     members: tuple[int, ...]  # indexes into WindowAnalysis.papers
-    phrases: tuple[str, ...]  # distinctive phrases, best first
     centrality: tuple[float, ...]  # cosine to the theme centre, aligned with members
     concept: Concept | None = None  # None: the "Other papers" group
 
@@ -217,68 +216,11 @@ class WindowAnalysis:
             themes.append(
                 Theme(
                     members=tuple(int(rows[i]) for i in order),
-                    phrases=(),
                     centrality=tuple(float(closeness[i]) for i in order),
                     concept=concept,
                 )
             )
-        phrases = self._distinctive_phrases([t.members for t in themes])
-        return [
-            Theme(t.members, tuple(p), t.centrality, t.concept)
-            for t, p in zip(themes, phrases, strict=True)
-        ]
-
-    def _distinctive_phrases(self, groups: list[tuple[int, ...]]) -> list[list[str]]:
-        """Class-based TF-IDF: phrases frequent in one theme and rare in the others."""
-        n = len(self.papers)
-        counts, vocabulary = self.counts
-        if counts is None:
-            return [[] for _ in groups]
-        presence = (counts > 0).astype(np.float32)
-        per_class = np.vstack([np.asarray(counts[list(g)].sum(axis=0)).ravel() for g in groups])
-        docs_per_class = np.vstack(
-            [np.asarray(presence[list(g)].sum(axis=0)).ravel() for g in groups]
-        )
-        term_totals = per_class.sum(axis=0) + 1e-9
-        average = per_class.sum() / max(1, len(groups))
-        tf = per_class / (per_class.sum(axis=1, keepdims=True) + 1e-9)
-        ctfidf = tf * np.log1p(average / term_totals)
-        lengths = np.array([len(v.split()) for v in vocabulary])
-        # Words in a quarter of the window say what the topic is, not what a theme is.
-        everywhere = (
-            np.asarray(presence.sum(axis=0)).ravel() > 0.25 * n
-            if n >= 20
-            else (np.zeros_like(lengths, dtype=bool))
-        )
-        result = []
-        for row, group in enumerate(groups):
-            size = len(group)
-            # A label must describe several papers, not one paper's pet term.
-            spread = (
-                docs_per_class[row] >= max(2, 0.2 * size)
-                if size >= 4
-                else np.ones_like(lengths, dtype=bool)
-            )
-            # Phrases read better than single words: "credit assignment" over "credit".
-            weight = 1 + 1.5 * (lengths - 1)
-            scores = np.where(spread & ~everywhere, ctfidf[row] * weight, -1.0)
-            picked: list[str] = []
-            for index in np.argsort(-scores)[:60]:
-                if scores[index] <= 0:
-                    break
-                phrase = str(vocabulary[index])
-                words = set(phrase.split())
-                if any(
-                    phrase in p or p in phrase or len(words & set(p.split())) >= 2 for p in picked
-                ):
-                    continue
-                if len(set(phrase.split())) < len(phrase.split()):
-                    continue  # "reward reward"
-                picked.append(phrase)
-                if len(picked) == 8:
-                    break
-            result.append(picked)
-        return result
+        return themes
 
     def label_inline(self, theme: Theme) -> str:
         """The label for use inside a sentence: lower-case start unless it is a name."""

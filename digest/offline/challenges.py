@@ -27,13 +27,22 @@ _NOT_A_HEAD = frozenset(
 )
 
 
+def _vocabulary_index(analysis: WindowAnalysis) -> tuple[dict[str, int], object]:
+    """Phrase -> column, and papers per column; built once per window (the vocabulary of
+    a large window has hundreds of thousands of phrases)."""
+    cached = analysis.__dict__.get("_vocabulary_index")
+    if cached is None:
+        counts, vocabulary = analysis.counts
+        cached = ({v: i for i, v in enumerate(vocabulary)}, (counts > 0).sum(axis=0).A1)
+        analysis.__dict__["_vocabulary_index"] = cached
+    return cached
+
+
 def key_phrase(analysis: WindowAnalysis, text: str, avoid: str = "") -> str | None:
     """The most specific phrase of `text` that other papers of the window also use."""
-    counts, vocabulary = analysis.counts
-    if counts is None:
+    if analysis.counts[0] is None:
         return None
-    index = {v: i for i, v in enumerate(vocabulary)}
-    frequency = (counts > 0).sum(axis=0).A1
+    index, frequency = _vocabulary_index(analysis)
     n = len(analysis.papers)
     best, best_score = None, 0.0
     for phrase in sorted(set(phrase_analyzer(3)(text))):  # sorted: ties break the same way

@@ -125,11 +125,13 @@ class PaperText:
 
 
 def _score(concept: Concept, text: PaperText) -> float:
-    return (
-        TITLE_WEIGHT * bool(concept.pattern.search(text.title))
-        + CONTRIBUTION_WEIGHT * bool(concept.pattern.search(text.contribution))
-        + FINDING_WEIGHT * bool(concept.pattern.search(text.finding))
+    search = concept.pattern.search
+    named = TITLE_WEIGHT * bool(search(text.title)) + CONTRIBUTION_WEIGHT * bool(
+        search(text.contribution)
     )
+    # Findings only strengthen a concept the title or contribution names (one met only
+    # among the findings never holds a paper), so they are not searched otherwise.
+    return named + FINDING_WEIGHT * bool(search(text.finding)) if named else 0.0
 
 
 def names_concept(concept: Concept, text: PaperText) -> bool:
@@ -182,7 +184,7 @@ def _best(
     for c in allowed:
         # Only a concept the title or contribution sentence names can hold the paper: a
         # term met only among the findings is too weak a tie.
-        if row[c] <= 0 or not names_concept(concepts[c], text):
+        if row[c] <= 0:
             continue
         key = (row[c] - (0.5 if concepts[c].generic else 0.0), -c)
         if best is None or key > best_key:

@@ -6,7 +6,7 @@ with its own reason, its TL;DR and, when the paper states one, its caveat.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,6 +46,13 @@ def _venue(comment: str | None) -> str | None:
 def concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
     """The clause of a finding sentence that states a number ("improves accuracy by 12%"),
     quotable on its own: short, no LaTeX left, no demonstrative pointing elsewhere."""
+    memo: dict[int, str | None] = analysis.__dict__.setdefault("_concrete_results", {})
+    if index not in memo:
+        memo[index] = _concrete_result(analysis, index)
+    return memo[index]
+
+
+def _concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
     for sentence in analysis.sentences(index):
         if not (sentence.is_finding or _NUMBER.search(sentence.text)) or UNRESOLVED in (
             sentence.text
@@ -70,15 +77,6 @@ def rank_notable(analysis: WindowAnalysis, count: int) -> list[Pick]:
     n = len(analysis.papers)
     if n == 0:
         return []
-    similarity = analysis.similarity(np.arange(n), np.arange(n))
-    np.fill_diagonal(similarity, -1.0)
-    neighbours = min(5, n - 1)
-    if neighbours > 0:
-        nearest = -np.sort(-similarity, axis=1)[:, :neighbours].mean(axis=1)
-        # As a rank in [0, 1]: absolute cosines depend on the window's size and vocabulary.
-        distinct = np.argsort(np.argsort(-nearest)) / max(1, n - 1)
-    else:
-        distinct = np.ones(n)
     scored: list[tuple[float, Pick]] = []
     for theme_index, theme in enumerate(analysis.themes):
         for index, centre in zip(theme.members, theme.centrality, strict=True):
@@ -91,14 +89,34 @@ def rank_notable(analysis: WindowAnalysis, count: int) -> list[Pick]:
             score = (
                 0.35 * relevance
                 + 0.25 * (result is not None)
-                + 0.2 * float(distinct[index])
                 + 0.1 * centre
                 + 0.1 * bool(_venue(paper.comment))
                 + 0.1 * any(s.is_contribution for s in analysis.sentences(index))
                 - 0.3 * bool(_SURVEY.search(analysis.titles[index]))
             )
-            pick = Pick(index, theme_index, centre, float(distinct[index]), result)
-            scored.append((score, pick))
+            scored.append((score, Pick(index, theme_index, centre, 0.0, result)))
+    # How unlike the rest of the window a paper is: only for the strongest candidates (a
+    # full paper-by-paper similarity costs seconds on a 2,500-paper window).
+    scored.sort(key=lambda pair: (-pair[0], pair[1].index))
+    shortlist = scored[: max(4 * count, 24)]
+    for theme_index in range(len(analysis.themes)):  # and each theme's best two
+        best_of_theme = [pair for pair in scored if pair[1].theme == theme_index][:2]
+        shortlist += [pair for pair in best_of_theme if pair not in shortlist]
+    rows = [p.index for _, p in shortlist]
+    similarity = analysis.similarity(rows, np.arange(n))
+    for row, index in enumerate(rows):
+        similarity[row, index] = -1.0
+    neighbours = min(5, n - 1)
+    if neighbours > 0:
+        nearest = -np.sort(-similarity, axis=1)[:, :neighbours].mean(axis=1)
+        # As a rank in [0, 1]: absolute cosines depend on the window's size and vocabulary.
+        distinct = 1.0 - np.argsort(np.argsort(nearest)) / max(1, len(rows) - 1)
+    else:
+        distinct = np.ones(len(rows))
+    scored = [
+        (score + 0.2 * float(d), replace(pick, distinctiveness=float(d)))
+        for (score, pick), d in zip(shortlist, distinct, strict=True)
+    ]
     scored.sort(key=lambda pair: (-pair[0], pair[1].index))
     picks: list[Pick] = []
     named = [t for t, theme in enumerate(analysis.themes) if theme.concept is not None]

@@ -23,9 +23,11 @@ _AVAILABILITY = re.compile(
     r"|\b(?:we|our)\s+(?:release|open[- ]source|make)\b[^.]{0,60}\b(?:code|data|available)"
     r"|\bavailable at\b|\bproject page\b|\bgithub\b",
 )
-_ABBREVIATIONS = re.compile(
-    r"\b(?:e\.g|i\.e|et al|etc|vs|cf|fig|figs|eq|eqs|sec|no|approx|resp|w\.r\.t|a\.k\.a|st|dr|"
-    r"mr|ms|prof|inc|ltd|jr|u\.s|corp)\.",
+_ABBREVIATION_WORDS = frozenset(
+    """
+    e.g i.e etc vs cf fig figs eq eqs sec no approx resp w.r.t a.k.a st dr mr ms prof inc
+    ltd jr u.s corp
+    """.split()
 )
 # The patterns above and the role patterns below are written in lower case and matched
 # against `low(text)`: case-insensitive alternations are several times slower in `re`, and
@@ -40,7 +42,6 @@ def low(text: str) -> str:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_PLACEHOLDER = "\u2024"  # one-dot leader: stands in for a dot that does not end a sentence
 
 _VERBS = (
     r"propose|introduce|present|develop|design|build|construct|formulate|release|"
@@ -58,23 +59,29 @@ _VERBS_3RD = (
     r"measures|assesses|derives|formalizes|tackles|addresses|unifies|demonstrates|shows|"
     r"argues|reports"
 )
-# "we propose X" anywhere after an opening clause ("To fill this gap, we present X"), or
-# "this paper proposes X"; the opening clause is dropped when the sentence is retold.
+# "we propose X" at the start or after an opening clause ("To fill this gap, we present
+# X"), or "this paper proposes X"; the opening clause is dropped when the sentence is retold.
 CONTRIBUTION = re.compile(
-    rf"(?:^|(?<=,\s)|(?<=^here\s)|(?<=^in this paper\s)|(?<=^in this work\s)|"
-    rf"(?<=^in this study\s)|(?<=^thus\s)|(?<=^therefore\s))"
     rf"(?:(?:we|this (?:paper|work|study|article)|our (?:paper|work|study))\s+"
     rf"(?:first\s+|further\s+|then\s+|also\s+|here\s+|additionally\s+|instead\s+)?"
     rf"(?P<verb>{_VERBS})|(?:this|our|the present) (?:paper|work|study|article)\s+"
-    rf"(?:first\s+|also\s+|further\s+)?(?P<verb3>{_VERBS_3RD}))\b",
+    rf"(?:first\s+|also\s+|further\s+)?(?P<verb3>{_VERBS_3RD}))\b"
 )
+_SUBJECT = re.compile(r"\b(?:we|this|our|the present)\b")
+_LEAD_INS = frozenset({"here ", "in this paper ", "in this work ", "in this study ", "thus "})
 _OPENING_MAX = 140  # characters of an opening clause before "we propose"
 
 
 def contribution(text: str) -> re.Match[str] | None:
     """Where a sentence says what the paper does ("we propose ..."), if it does."""
-    match = CONTRIBUTION.search(low(text))
-    return match if match is not None and match.start() <= _OPENING_MAX else None
+    lowered = low(text)
+    for subject in _SUBJECT.finditer(lowered, 0, _OPENING_MAX + 8):
+        start = subject.start()
+        if start == 0 or lowered.endswith(", ", 0, start) or lowered[:start] in _LEAD_INS:
+            match = CONTRIBUTION.match(lowered, start)
+            if match is not None:
+                return match
+    return None
 FINDING = re.compile(
     r"\b(?:we|our (?:results|experiments|analysis|findings))\s+(?:also\s+|further\s+)?"
     r"(?:find|show|observe|demonstrate|reveal|discover|uncover|confirm|report)\b"
@@ -204,23 +211,45 @@ def clean_abstract(text: str) -> str:
     sentences = [
         s
         for s in split_sentences(text)
-        if not _AVAILABILITY.search(low(s)) and not looks_like_injection(s)
+        if not _mentions_availability(s) and not looks_like_injection(s)
     ]
     return " ".join(sentences)
 
 
+_AVAILABILITY_WORDS = ("availab", "releas", "open", "github", "project page", "make")
+
+
+def _mentions_availability(sentence: str) -> bool:
+    """Whether a sentence is code-availability boilerplate; most sentences have none of
+    the words it needs, which a substring test rules out far faster than the pattern."""
+    lowered = low(sentence)
+    return any(w in lowered for w in _AVAILABILITY_WORDS) and bool(
+        _AVAILABILITY.search(lowered)
+    )
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of running text; abbreviations (e.g., et al.) and decimals do not split."""
-    dots = [m.end() - 1 for m in _ABBREVIATIONS.finditer(low(text))]
-    guarded = text
-    if dots:
-        chars = list(text)
-        for dot in dots:
-            chars[dot] = _PLACEHOLDER
-        guarded = "".join(chars)
-    guarded = re.sub(r"(?<=\d)\.(?=\d)", _PLACEHOLDER, guarded)
-    parts = _SENTENCE_END.split(guarded)
-    return [p.replace(_PLACEHOLDER, ".").strip() for p in parts if p.strip()]
+    """Sentences of running text; abbreviations (e.g., et al.) and decimals do not split
+    (a sentence ends at . ! or ? followed by space and a capital, digit or opening mark)."""
+    parts = []
+    start = 0
+    for end in _SENTENCE_END.finditer(text):
+        stop = end.start()
+        if text[stop - 1] == "." and _is_abbreviation(text, stop - 1):
+            continue
+        parts.append(text[start:stop].strip())
+        start = end.end()
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """Whether the dot at `dot` ends an abbreviation ("e.g.", "et al.", "Fig.")."""
+    before = low(text[max(0, dot - 8) : dot])
+    word = re.split(r"[\s(\[]", before)[-1]
+    if word == "al":
+        return before.endswith("et al")
+    return word in _ABBREVIATION_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +293,8 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
                 and (index >= first_own or bool(FINDING.search(low(text)))),
             )
         )
-    return tuple(s for s in out if s.usable)
+    # clean_abstract has dropped instruction-like sentences: only the length decides here.
+    return tuple(s for s in out if 6 <= len(s.text.split()) <= 60)
 
 
 def _third_person(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from itertools import groupby, pairwise
 
 # Function words of English. Our own list rather than scikit-learn's: importing that costs
 # about 100 MB of memory in a bot process that is otherwise idle most of the week.
@@ -100,6 +101,10 @@ class Casing:
 _CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”]|\s[-–—]\s")
 
 
+# Single letters break a phrase as a function word does ("a", "x" in "x and y").
+_BREAKS = STOP_WORDS | frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
 def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
     """Tokens and n-grams of *adjacent* content words only.
 
@@ -107,18 +112,20 @@ def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
     with verifiable rewards" yields "learning verifiable rewards", which no one writes.
     Here n-grams never cross a stop word or punctuation.
     """
+    is_break = _BREAKS.__contains__  # a builtin: groupby calls it without a Python frame
 
     def analyze(text: str) -> list[str]:
         grams: list[str] = []
         for clause in _CLAUSE.split(text.lower()):
-            run: list[str] = []
-            for token in [*_TOKEN.findall(clause), ""]:
-                if token and token not in STOP_WORDS and len(token) > 1:
-                    run.append(token)
+            for broken, group in groupby(_TOKEN.findall(clause), is_break):
+                if broken:
                     continue
-                for n in range(1, max_n + 1):
-                    grams.extend(" ".join(run[i : i + n]) for i in range(len(run) - n + 1))
-                run = []
+                run = list(group)
+                grams.extend(run)
+                if max_n >= 2 and len(run) >= 2:
+                    grams.extend(map(" ".join, pairwise(run)))
+                if max_n >= 3 and len(run) >= 3:
+                    grams.extend(map(" ".join, zip(run, run[1:], run[2:], strict=False)))
         return grams
 
     return analyze
