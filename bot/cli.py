@@ -30,7 +30,6 @@ from bot.wiring import (
 from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
 from digest.model import Digest
-from digest.qa import FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
 from digest.render import message_text, to_markdown, to_text
 from digest.windows import parse_day, resolve_window
 from storage import Corpus, StorageError
@@ -158,6 +157,10 @@ def _terminal_width(out: TextIO) -> int:
 def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     """Answer a question from the corpus: by arXiv id (fetched from arXiv if the corpus
     lacks it), by a paper's name or title, or by topic words."""
+    # Imported here: question answering (PDF text, retrieval) costs a cached `digest` a
+    # noticeable part of its start-up, and only `ask` needs it.
+    from digest.qa import FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
+
     question = " ".join(args.question).strip()
     if not question:
         raise UsageError('ask what? e.g. digestbot ask "which papers are about reward hacking?"')
