@@ -257,6 +257,14 @@ def _fit(phrase: str, limit: int = MAX_CHARS) -> str:
         words = words[1:]
     while len(words) > 1 and _is_stop(words[0]):
         words = words[1:]  # "for Hallucination Reduction" -> "Hallucination Reduction"
+    if len(words) == 1 < len(phrase.split()) and not _is_namey(words[0]):
+        # "Representation-Rationalizability Tradeoff" is a little long; "Tradeoff" alone
+        # names nothing. A slightly long name beats a lone generic word.
+        full = phrase.split()
+        while len(full) > 2 and len(" ".join(full)) > limit + 16:
+            full = full[1:]
+        if len(" ".join(full)) <= limit + 16:
+            return " ".join(full)
     return " ".join(words)
 
 
