@@ -312,6 +312,10 @@ _CLAUSE_BOUNDARY = re.compile(
     r"[a-z]+ing\b)|;\s|\s[—–]\s|:\s|,\s|\s(?:by|via|through|using|with|without|"
     r"that|which|where|to|for|across|in|on|under|from|and|based on)\s"
 )
+_STRONG_BOUNDARY = re.compile(
+    r",\s+(?:which|where|while|whereas|thereby|thus|but)\b|;\s|\s[—–]\s|:\s|"
+    r",\s+[a-z]+ing\b"
+)
 _WEAK_END = re.compile(
     r"\s+(?:and|or|of|to|in|for|with|by|from|the|a|an|that|which|using|its|their|is|are|"
     r"as|on|at|into|than|both|between|each|whose)$",
@@ -327,7 +331,7 @@ def _shorten(text: str, max_words: int) -> str | None:
     words = text.split()
     if len(words) <= max_words:
         return _balanced(text) + "."
-    best = None
+    best = strong = None
     for match in _CLAUSE_BOUNDARY.finditer(text):
         head = text[: match.start()].rstrip(" ,;:")
         count = len(head.split())
@@ -335,6 +339,11 @@ def _shorten(text: str, max_words: int) -> str | None:
             break
         if count >= 7:
             best = head
+            if _STRONG_BOUNDARY.match(match.group(0)) and count >= 0.4 * max_words:
+                strong = head
+    # A clause that ends where the sentence's own structure does ("..., which") reads
+    # better than a later cut before a preposition inside a list.
+    best = strong or best
     if best is None:
         return None
     best = _WEAK_END.sub("", best).rstrip(" ,;:")
