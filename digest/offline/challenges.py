@@ -91,11 +91,10 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
         # The theme says what area the limitation is in; a second one of the same theme is
         # told apart by its paper.
         theme = analysis.themes[theme_index]
-        heading = (
-            analysis.label(theme)
-            if theme.concept is not None or not phrase
-            else analysis.casing.heading(phrase)
-        )
+        if theme.concept is not None:
+            heading = analysis.label(theme)
+        else:  # "Other papers" says nothing about the issue: its phrase, else its paper
+            heading = analysis.casing.heading(phrase) if phrase else names[paper.id]
         if heading.lower() in headings:
             heading = f"{heading}: {names[paper.id]}"
         headings.add(heading.lower())

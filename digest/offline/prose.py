@@ -61,7 +61,7 @@ def join_items(items: Sequence[str]) -> str:
     if not any(" and " in i or "," in i for i in items) or len(items) <= 1:
         return join(items)
     if len(items) == 2:
-        return f"{items[0]}; and {items[1]}"
+        return f"{items[0]}, and {items[1]}"
     return f"{'; '.join(items[:-1])}; and {items[-1]}"
 
 

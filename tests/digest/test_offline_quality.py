@@ -224,6 +224,7 @@ class TestLists:
         text = join_items(["credit assignment", "reasoning and math", "instruction tuning"])
 
         assert text == "credit assignment; reasoning and math; and instruction tuning"
+        assert join_items(["a and b", "c"]) == "a and b, and c"
 
     def test_the_invented_week_reads_without_ellipses(self) -> None:
         window, papers = load_week(WEEK_A)
