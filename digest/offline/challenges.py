@@ -95,9 +95,6 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
             heading = analysis.label(theme)
         else:  # "Other papers" says nothing about the issue: its phrase, else its paper
             heading = analysis.casing.heading(phrase) if phrase else names[paper.id]
-        if heading.lower() in headings:
-            heading = f"{heading}: {names[paper.id]}"
-        headings.add(heading.lower())
         related = [
             j
             for _, _, j, _, other in stated
@@ -107,12 +104,20 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
         if related:
             ids = [papers[j].id for j in related]
             body += f" The same issue comes up in {cite_list(ids, limit=4)}."
-        items.append(Item(heading, body, (paper.id, *(papers[j].id for j in related))))
+        cited = (paper.id, *(papers[j].id for j in related))
+        if heading.lower() in headings:
+            # A second limit of the same theme joins its item: one heading, two statements.
+            at = next(k for k, item in enumerate(items) if item.heading.lower() == heading.lower())
+            first = items[at]
+            items[at] = Item(first.heading, f"{first.text} {body}", (*first.papers, *cited))
+        else:
+            if len(items) == MAX_ITEMS:
+                break
+            headings.add(heading.lower())
+            items.append(Item(heading, body, cited))
         used.add(index)
         used.update(related)
         per_theme[theme_index] = per_theme.get(theme_index, 0) + 1
-        if len(items) == MAX_ITEMS:
-            break
     future = _future_work(analysis)
     if future:
         items.append(

@@ -20,6 +20,13 @@ def _themes_phrase(analysis: WindowAnalysis, limit: int = 4) -> str:
     return join_items(parts)
 
 
+def _count_of(count: int, papers: bool = True) -> str:
+    """ "5 papers", "1 paper", "none of the papers" (or "5", "none" after a first count)."""
+    if count == 0:
+        return "none of the papers" if papers else "none"
+    return plural(count, "paper") if papers else str(count)
+
+
 def overview_items(
     analysis: WindowAnalysis,
     request: SynthesisRequest,
@@ -45,29 +52,36 @@ def overview_items(
     figures = sum(1 for i in range(n) if concrete_result(analysis, i))
     limits = sum(1 for i in range(n) if any(s.is_limitation for s in analysis.sentences(i)))
     parts.append(
-        f"{plural(figures, 'paper')} {verb_for(figures, 'report')} a concrete figure in "
-        f"{'its' if figures == 1 else 'their'} abstract, and {limits} "
+        f"{_count_of(figures)} {verb_for(figures, 'report')} a concrete figure in "
+        f"{'its' if figures == 1 else 'their'} abstract, and {_count_of(limits, False)} "
         f"{verb_for(limits, 'state')} a limitation of {'its' if limits == 1 else 'their'} own."
     )
     if rising:
         parts.append(f"Against earlier weeks, {join(rising)} became more common.")
     elif request.history.is_empty:
         parts.append("This is the first digest of the topic, so nothing is compared yet.")
+    labels = {analysis.label(t) for t in named}
+    challenges = [c for c in challenges if c in labels]  # areas, not single papers
     if challenges:
         topics = list(dict.fromkeys(inline(c) for c in challenges))[:3]
         parts.append(f"The limitations the papers state most clearly concern {join_items(topics)}.")
     items = [Item("Overview", " ".join(parts), ())]
     if picks:
         ordered = [papers[p.index].id for p in picks]
-        labels = {p.index: analysis.label_inline(themes[p.theme]) for p in picks}
+        labels = {
+            p.index: f" ({analysis.label_inline(themes[p.theme])})"
+            if themes[p.theme].concept is not None
+            else ""
+            for p in picks
+        }
         first, *rest = picks
-        text = f"For a newcomer: start with {cite(papers[first.index].id)} ({labels[first.index]})"
+        text = f"For a newcomer: start with {cite(papers[first.index].id)}{labels[first.index]}"
         if rest:
-            middle = [f"{cite(papers[p.index].id)} ({labels[p.index]})" for p in rest[:-1]]
+            middle = [f"{cite(papers[p.index].id)}{labels[p.index]}" for p in rest[:-1]]
             if middle:
                 text += f", then {join(middle)}"
             last = rest[-1]
-            text += f", and finish with {cite(papers[last.index].id)} ({labels[last.index]})"
+            text += f", and finish with {cite(papers[last.index].id)}{labels[last.index]}"
         items.append(Item("Reading order", text + ".", tuple(ordered)))
     return items
 
