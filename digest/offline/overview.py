@@ -51,11 +51,12 @@ def overview_items(
         parts.append(f"Across the window, {join_items(facts)}.")
     figures = sum(1 for i in range(n) if concrete_result(analysis, i))
     limits = sum(1 for i in range(n) if any(s.is_limitation for s in analysis.sentences(i)))
-    parts.append(
+    facts = (
         f"{_count_of(figures)} {verb_for(figures, 'report')} a concrete figure in "
         f"{'its' if figures == 1 else 'their'} abstract, and {_count_of(limits, False)} "
         f"{verb_for(limits, 'state')} a limitation of {'its' if limits == 1 else 'their'} own."
     )
+    parts.append(facts[:1].upper() + facts[1:])
     if rising:
         parts.append(f"Against earlier weeks, {join(rising)} became more common.")
     elif request.history.is_empty:
