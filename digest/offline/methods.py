@@ -149,7 +149,9 @@ MAX_FAMILIES = 6
 
 
 def _singular(term: str) -> str:
-    return term[:-1] if len(term) > 3 and term.endswith("s") and not term.endswith("ss") else term
+    if len(term) <= 3 or not term.endswith("s") or term.endswith(("ss", "is", "us")):
+        return term  # "synthesis", "corpus" are singular already
+    return term[:-1]
 
 
 def family_members(analysis: WindowAnalysis, family: Family) -> dict[int, Counter[str]]:

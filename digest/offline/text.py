@@ -191,6 +191,7 @@ _VERB_3RD = {
 UNRESOLVED = "\u2063"
 _ESCAPED = re.compile(r"\\([%&_#$])")
 _TEX_QUOTES = re.compile(r"``|''")
+_TEX_DASH = re.compile(r"(?<=\d)--(?=\d)|(?<=\s)--(?=\s)")
 
 
 @lru_cache(maxsize=16384)  # every section reads the same abstracts; clean each once
@@ -201,8 +202,9 @@ def clean_abstract(text: str) -> str:
     text = _TEX_QUOTES.sub('"', text)
     text = _LATEX_WRAPPERS.sub(r"\1", text)
     text = _MATH.sub(
-        lambda m: _LATEX_COMMAND.sub("", m.group(1)).replace("{", "").replace("}", ""), text
+        lambda m: re.sub(r"[{}^]", "", _LATEX_COMMAND.sub("", m.group(1))), text
     )
+    text = _TEX_DASH.sub("–", text)  # "0.3--0.5", "bias -- models": TeX's en dash
     text = _LATEX_COMMAND.sub(UNRESOLVED, text).replace("{", "").replace("}", "")
     text = re.sub(r"\(\s*[,;]?\s*\)", "", neutralize(text))  # "()" left by removed markup
     text = re.sub(r"\s+([,.;:])", r"\1", text)
@@ -424,6 +426,9 @@ def about(
         verb = (match.group("verb") or match.group("verb3")).lower()
         rest = sentence[match.end() :].lstrip()
         verb_3rd = _VERB_3RD.get(verb, verb if match.group("verb3") else verb + "s")
+        if verb == "systematically":  # "we systematically explore X": the verb follows
+            following, _, rest = rest.partition(" ")
+            verb_3rd = f"systematically {_VERB_3RD.get(following.lower(), following)}"
         # "identify and systematically analyze" -> "identifies and systematically analyzes"
         rest = re.sub(
             r"^and\s+((?:systematically|further|then|empirically)\s+)?([a-z]+)\b",

@@ -39,7 +39,9 @@ def concept_terms(analysis: WindowAnalysis, theme: Theme) -> list[tuple[str, int
 
 
 def _singular(term: str) -> str:
-    return term[:-1] if len(term) > 3 and term.endswith("s") and not term.endswith("ss") else term
+    if len(term) <= 3 or not term.endswith("s") or term.endswith(("ss", "is", "us")):
+        return term  # "synthesis", "corpus" are singular already
+    return term[:-1]
 
 
 def theme_item(analysis: WindowAnalysis, theme: Theme, names: dict[str, str]) -> Item:
