@@ -35,7 +35,8 @@ def concept_terms(analysis: WindowAnalysis, theme: Theme) -> list[tuple[str, int
         text = analysis.paper_texts[i]
         found = theme.concept.pattern.findall(f"{text.title} {text.contribution}")
         used.update({_singular(analysis.casing.phrase(t)) for t in found})
-    return used.most_common(4)
+    # Ties by name: the counts come from sets, whose order varies between processes.
+    return sorted(used.items(), key=lambda pair: (-pair[1], pair[0].lower()))[:4]
 
 
 def _singular(term: str) -> str:
