@@ -110,7 +110,8 @@ SUCCESS_CUES = re.compile(
     r"achiev\w+|outperform\w*|state-of-the-art|sota|improv\w+|surpass\w*|superior|"
     r"significant(?:ly)? (?:better|higher|gains?)|gains?|boost\w*|enabl\w+|"
     r"we propose|we introduce|we present|effective(?:ly)?|robustly|retains?|retaining|"
-    r"speedups?|savings?|better|higher|faster|baselines?|compared (?:to|with))\b",
+    r"speedups?|savings?|better|higher|faster|baselines?|compared (?:to|with)|"
+    r"preserv\w+|maintain\w*)\b",
 )
 
 

@@ -185,6 +185,7 @@ class TestLimitations:
             "The authors publicly release the checkpoint and the training code.",
             "Our method outperforms all baselines, although the gap narrows at scale.",
             "It retains 84.6% of dense accuracy with 2.42x less perplexity degradation.",
+            "Despite short training stories, it preserves quality where most models degrade.",
         ],
     )
     def test_release_notes_and_success_claims_are_not_limitations(self, sentence: str) -> None:
