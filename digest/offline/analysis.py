@@ -178,7 +178,7 @@ class WindowAnalysis:
             )
             if named >= MIN_CURATED_COVERAGE * n:
                 return list(curated)
-        return learn_concepts(self.paper_texts, self.casing, max_themes(n) * 2, min_theme_size(n))
+        return learn_concepts(self.paper_texts, self.casing, max_themes(n) + 4, min_theme_size(n))
 
     @cached_property
     def embedding(self) -> Any:

@@ -249,7 +249,8 @@ def split_sentences(text: str) -> list[str]:
 def _is_abbreviation(text: str, dot: int) -> bool:
     """Whether the dot at `dot` ends an abbreviation ("e.g.", "et al.", "Fig.")."""
     before = low(text[max(0, dot - 8) : dot])
-    word = re.split(r"[\s(\[]", before)[-1]
+    word = before.rsplit(None, 1)[-1] if before.strip() else ""
+    word = word.rsplit("(", 1)[-1].rsplit("[", 1)[-1]
     if word == "al":
         return before.endswith("et al")
     return word in _ABBREVIATION_WORDS

@@ -74,20 +74,24 @@ class Casing:
     """Remembers how a word is written most often in the papers (GRPO, LoRA, on-policy)."""
 
     def __init__(self, texts: Iterable[str]) -> None:
-        seen: dict[str, Counter[str]] = {}
-        # Count every token of every text at once (C speed), then group the forms.
+        # Count every token of every text at once (C speed); then per lower-case word, its
+        # total and its most common form with capitals inside (LoRA, GRPO). Only that form
+        # can win, so nothing else is kept per word.
+        totals: dict[str, int] = {}
+        marked: dict[str, tuple[int, str]] = {}
         for token, count in Counter(_TOKEN.findall("\n".join(texts))).items():
-            seen.setdefault(token.lower(), Counter())[token] += count
-        self._best: dict[str, str] = {}
-        for lower, forms in seen.items():
-            # Prefer a form with capitals inside (LoRA, GRPO) when it is common enough;
-            # otherwise the lower-case form, so sentence-initial capitals do not leak.
-            marked = [(n, f) for f, n in forms.items() if any(c.isupper() for c in f[1:])]
-            total = sum(forms.values())
-            if marked and max(marked)[0] >= 0.3 * total:
-                self._best[lower] = max(marked)[1]
-            else:
-                self._best[lower] = lower
+            lower = token.lower()
+            totals[lower] = totals.get(lower, 0) + count
+            if lower[1:] != token[1:] and (count, token) > marked.get(lower, (0, "")):
+                marked[lower] = (count, token)
+        # Prefer the marked form when it is common enough; otherwise the lower-case form,
+        # so sentence-initial capitals do not leak.
+        self._best: dict[str, str] = {
+            lower: lower
+            if lower not in marked or marked[lower][0] < 0.3 * total
+            else marked[lower][1]
+            for lower, total in totals.items()
+        }
 
     def phrase(self, phrase: str) -> str:
         return " ".join(self._best.get(w, w) for w in phrase.split())
