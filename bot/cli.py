@@ -32,7 +32,6 @@ from bot.wiring import (
 )
 from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
-from digest.qa import FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
 from digest.render import message_text, to_markdown, to_text
 from digest.windows import Window, parse_day, resolve_window
 from storage import StorageError
@@ -109,6 +108,7 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
                 fetch=not args.no_fetch,
                 progress=bar,
                 force_fetch=args.force,
+                regenerate=args.regenerate,
             )
     if args.format == "json":
         json.dump(digest.to_json(), out, ensure_ascii=False, indent=2)
@@ -160,6 +160,10 @@ def _terminal_width(out: TextIO) -> int:
 def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     """Answer a question from the corpus: by arXiv id (fetched from arXiv if the corpus
     lacks it), by a paper's name or title, or by topic words."""
+    # Imported here: question answering (PDF text, retrieval) costs a cached `digest` a
+    # noticeable part of its start-up, and only `ask` needs it.
+    from digest.qa import FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
+
     question = " ".join(args.question).strip()
     if not question:
         raise UsageError('ask what? e.g. digestbot ask "which papers are about reward hacking?"')
@@ -277,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="fetch the window again even if it is complete; with --post, post it again",
+    )
+    digest.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="synthesize again even if a digest of this complete window is stored",
     )
     digest.set_defaults(handler=cmd_digest)
 

@@ -59,6 +59,7 @@ class CatalogEntry:
     title: str
     authors: tuple[str, ...]
     primary_category: str
+    tldr: str | None = None  # one sentence on what the paper does, when an engine wrote one
 
     @property
     def url(self) -> str:
@@ -145,6 +146,8 @@ class Digest:
                     "authors": list(p.authors),
                     "primary_category": p.primary_category,
                     "url": p.url,
+                    # Optional (DESIGN.md, Round 2 contracts): present only when written.
+                    **({"tldr": p.tldr} if p.tldr else {}),
                 }
                 for p in self.papers
             ],
@@ -182,6 +185,7 @@ class Digest:
                     title=p["title"],
                     authors=tuple(p.get("authors", ())),
                     primary_category=p.get("primary_category", ""),
+                    tldr=p.get("tldr") or None,
                 )
                 for p in data["papers"]
             ),

@@ -15,8 +15,9 @@ from digest.model import Digest, restrict_citations, with_note
 from digest.offline.engine import OfflineEngine
 from digest.synthesis import History, SynthesisRequest, Synthesizer
 from digest.topics import Topic, TopicCatalog
-from digest.windows import Window
-from storage import Corpus
+from digest.windows import Window, is_settled
+from storage import Corpus, Paper
+from storage.corpus import StoredDigest
 
 log = logging.getLogger(__name__)
 HISTORY_WEEKS = 4  # how far back "What Is New" looks (in weeks, and in earlier digests)
@@ -71,10 +72,21 @@ class DigestService:
         fetch: bool = True,
         progress: Progress | None = None,
         force_fetch: bool = False,
+        regenerate: bool = False,
     ) -> Digest:
-        """Fetch what the corpus lacks (unless `fetch` is False), synthesize, store, return."""
+        """Fetch what the corpus lacks (unless `fetch` is False), synthesize, store, return.
+
+        A complete window whose papers have not changed since its stored digest was written
+        gets that digest back as it is, unless `regenerate`: synthesis is the slow part, and
+        the same papers would give the same digest.
+        """
         return self.build_stored(
-            topic_name, window, fetch=fetch, progress=progress, force_fetch=force_fetch
+            topic_name,
+            window,
+            fetch=fetch,
+            progress=progress,
+            force_fetch=force_fetch,
+            regenerate=regenerate,
         )[0]
 
     def build_stored(
@@ -85,6 +97,7 @@ class DigestService:
         fetch: bool = True,
         progress: Progress | None = None,
         force_fetch: bool = False,
+        regenerate: bool = False,
     ) -> tuple[Digest, int]:
         """`build`, also returning the stored digest's id (so no caller has to look it up
         again, and cannot pick up another build's row)."""
@@ -92,6 +105,10 @@ class DigestService:
         if fetch:
             self.ingest(topic, window, progress, force_fetch)
         papers = self.corpus.papers_in_window(window.since, window.until, topic.name)
+        if not regenerate:
+            cached = self.cached(topic, window, papers)
+            if cached is not None:
+                return cached
         request = SynthesisRequest(
             topic=topic,
             window=window,
@@ -113,6 +130,31 @@ class DigestService:
             body=digest.to_json(),
         )
         return digest, digest_id
+
+    def cached(
+        self, topic: Topic, window: Window, papers: list[Paper]
+    ) -> tuple[Digest, int] | None:
+        """The stored digest of this window (and its id) when it still describes it."""
+        stored = self.corpus.latest_digest(topic.name, window.since, window.until)
+        if stored is None or not self._still_valid(stored, papers):
+            return None
+        return Digest.from_json(stored.body), stored.id
+
+    def _still_valid(self, stored: StoredDigest, papers: list[Paper]) -> bool:
+        """Whether a stored digest is the one a new build would write: the window was complete
+        when it was written, it was written by the engine now configured (a fallback digest is
+        rebuilt once the model answers again), and the window holds the same papers, none
+        revised since."""
+        window = Window(stored.since, stored.until)
+        if not is_settled(window, stored.generated_at):
+            return False
+        engine = self.synthesizer or self.offline
+        if stored.engine != engine.name:
+            return False
+        listed = {entry.get("id") for entry in stored.body.get("papers", [])}
+        if listed != {p.id for p in papers}:
+            return False
+        return all(p.updated <= stored.generated_at for p in papers)
 
     def _synthesize(self, request: SynthesisRequest) -> Digest:
         engine = self.synthesizer or self.offline

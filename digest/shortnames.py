@@ -28,7 +28,22 @@ _STOP = frozenset(
     most less least very just only also even both each every all any some such using
     based upon per after before during until unless whether if aligns enables meets
     matter matters improves helps makes beats outperforms reveals shows yields drives
-    boosts works fails learns needs leads reduces
+    boosts works fails learns needs leads reduces unlocks unlock make elicits induces
+    shapes turns teaches hurts harms breaks fools steers scales generalizes transfers
+    predicts explains emerges remains becomes gets knows thinks sees says talks want
+    wants need are is be
+    """.split()
+)
+# Verbs that lead a title's claim ("... Unlocks Task-Oriented Behavior"): a name never
+# starts with one.
+_CLAIM_VERBS = frozenset(
+    """
+    unlocks unlock make makes made elicits elicit induces induce shapes shape turns turn
+    teaches teach hurts hurt harms harm breaks break fools fool steers steer scales scale
+    generalizes generalize transfers transfer predicts predict explains explain improves
+    improve helps help beats beat reveals reveal shows show yields yield drives drive
+    boosts boost works work fails fail learns learn needs need leads lead reduces reduce
+    enables enable aligns align matter matters check checks know knows think thinks
     """.split()
 )
 # Words that open a title rhetorically: a prefix starting with one is a claim, not a name.
@@ -55,7 +70,8 @@ _GENERIC = frozenset(
     modal vision-language vlm vlms agent agents ai system systems approach approaches
     method methods framework frameworks study studies analysis paper novel new
     reinforcement learning training fine-tuning reasoning evaluation evaluating
-    comparative comprehensive empirical systematic investigation case
+    comparative comprehensive empirical systematic investigation case objective
+    objectives dataset datasets curated data benchmark optimization alignment
     """.split()
 )
 _GENERIC_NAMES = frozenset(
@@ -74,6 +90,8 @@ _ABBREVIATIONS = (
 _TOKEN = re.compile(r"[^\s;:!?()\[\]\"“”]+")
 _BREAK = "\x00"  # a comma ends a phrase as a function word does
 _SEPARATORS = re.compile(r"\s*(?::\s|\?\s|\s--\s|\s—\s|\s–\s)\s*")
+# "EchoDistill:Alignment ..." -- a coined name glued to its subtitle by a bare colon.
+_GLUED = re.compile(r"^([^\s:]{2,40}):(?=[A-Z])")
 
 
 def _clean(text: str) -> str:
@@ -107,10 +125,21 @@ def _is_name(prefix: str) -> bool:
     if "," in prefix or '"' in prefix or len(_clean(prefix)) > MAX_CHARS:
         return False
     words = _tokens(prefix)
-    if not words or len(words) > 3:
+    if not words:
+        return False
+    if len(words) > 4:
         return False
     lower = [w.lower() for w in words]
-    if any(_is_stop(w) for w in words) or lower[0] in _LEAD:
+    if _is_stop(words[0]) or _is_stop(words[-1]) or lower[0] in _LEAD:
+        return False
+    if any(_is_stop(w) for w in words):
+        # "Plan Before Search": a title-cased phrase may hold a function word inside; a
+        # claim ("Search Agents Need Plans") or a sentence may not.
+        inner = [w for w in words if _is_stop(w)]
+        if len(inner) > 1 or any(w.lower() in _CLAIM_VERBS for w in inner):
+            return False
+        return all(w[:1].isupper() for w in words)
+    if len(words) > 3:
         return False
     if len(words) == 1 and lower[0] in _GENERIC_NAMES:
         return False
@@ -150,6 +179,8 @@ def _best_phrase(segment: str, max_words: int) -> tuple[float, str]:
     for position, chunk in enumerate(_chunks(segment)):
         while chunk and _is_stop(chunk[-1]):
             chunk = chunk[:-1]
+        while len(chunk) > 2 and chunk[0].lower() in _CLAIM_VERBS:
+            chunk = chunk[1:]  # "Check Grounded Claim Factuality" -> the object it names
         core = [w for w in chunk if not _is_stop(w)]
         if not core or all(w.lower() in _GENERIC for w in core):
             continue
@@ -173,6 +204,9 @@ def _best_phrase(segment: str, max_words: int) -> tuple[float, str]:
 def short_name(title: str, max_words: int = MAX_WORDS) -> str:
     """The short name of one title, before de-duplication."""
     title = " ".join(title.split())
+    glued = _GLUED.match(title)
+    if glued and _is_namey(glued.group(1)) and _is_name(glued.group(1)):
+        return _clean(glued.group(1))
     parts = _SEPARATORS.split(title, maxsplit=1)
     if len(parts) == 2 and _is_name(parts[0]):
         return _clean(parts[0])
@@ -192,9 +226,28 @@ def short_name(title: str, max_words: int = MAX_WORDS) -> str:
             score -= 1.0  # "Beyond X: Y" -- Y says what the paper is
         candidates.append((score, index, phrase))
     if candidates:
-        return _fit(max(candidates)[2])  # on a tie, the subtitle: it says what it does
+        best = _fit(max(candidates)[2])  # on a tie, the subtitle: it says what it does
+        if not is_broken(best):
+            return best
+        return _title_prefix(parts[0], max_words) or best
+    prefix = _title_prefix(title, max_words)
+    if prefix:
+        return prefix
     words = [w for w in _tokens(title) if not _is_stop(w)]
     return _fit(" ".join(words[:max_words])) or _clean(title)[:MAX_CHARS] or "Untitled"
+
+
+def _title_prefix(segment: str, max_words: int) -> str | None:
+    """The opening words of the title, ending on a content word ("LLMs Are
+    Overconfident"): recognisable where no phrase of the title is a name."""
+    words = _tokens(segment)
+    while words and (words[0].lower() in _RHETORICAL or words[0].lower() in _LEAD):
+        words = words[1:]
+    words = [w for w in words if w != _BREAK][:max_words]
+    while words and (_is_stop(words[-1]) or len(" ".join(words)) > MAX_CHARS):
+        words = words[:-1]
+    prefix = " ".join(words)
+    return prefix if prefix and len(words) >= 2 and not is_fragment(prefix) else None
 
 
 def _fit(phrase: str, limit: int = MAX_CHARS) -> str:
@@ -202,6 +255,16 @@ def _fit(phrase: str, limit: int = MAX_CHARS) -> str:
     words = phrase.split()
     while len(words) > 1 and len(" ".join(words)) > limit:
         words = words[1:]
+    while len(words) > 1 and _is_stop(words[0]):
+        words = words[1:]  # "for Hallucination Reduction" -> "Hallucination Reduction"
+    if len(words) == 1 < len(phrase.split()) and not _is_namey(words[0]):
+        # "Representation-Rationalizability Tradeoff" is a little long; "Tradeoff" alone
+        # names nothing. A slightly long name beats a lone generic word.
+        full = phrase.split()
+        while len(full) > 2 and len(" ".join(full)) > limit + 16:
+            full = full[1:]
+        if len(" ".join(full)) <= limit + 16:
+            return " ".join(full)
     return " ".join(words)
 
 
@@ -253,6 +316,26 @@ def is_fragment(name: str) -> bool:
     if any(len(w) == 1 and w.isalpha() and w not in "AI" for w in words):
         return True
     return words[0].lower() in _STOP or words[-1].lower() in _STOP
+
+
+def is_broken(name: str, title: str = "") -> bool:
+    """Whether a short name reads badly: a fragment ("It s"), a claim's verb-led tail
+    ("Unlocks Task-Oriented Behavior"), a lone or all-generic word ("Overconfident",
+    "Curated Dataset"), or a name glued to its subtitle ("EchoDistill:Alignment"). A coined
+    name the title itself puts before its colon ("Mistletoe: ...") is never broken."""
+    base = re.sub(r"\s*[(\[].*$", "", name).strip()  # without a disambiguating tag
+    if title and re.match(rf"{re.escape(base)}\s*(?::|\s--\s|\s[—–]\s)", _clean(title)):
+        return False
+    words = base.split()
+    if not words or is_fragment(base):
+        return True
+    if re.search(r"\w:\w", base):
+        return True
+    if words[0].lower() in _CLAIM_VERBS:
+        return True
+    if all(w.lower() in _GENERIC or w.lower() in _STOP for w in words):
+        return True
+    return len(words) == 1 and not _is_namey(words[0])
 
 
 def all_titles(papers: Iterable[Paper]) -> list[str]:

@@ -1,9 +1,10 @@
 """One window's papers as vectors and themes: the shared analysis every section reads.
 
-TF-IDF (1-2 grams) over cleaned title+abstract, reduced by SVD, clustered with k-means;
-the number of themes is picked by silhouette within a range that grows with the window
-(small windows get fewer). Themes are labelled by what distinguishes them from the rest
-(class-based TF-IDF over 1-3 grams), not by what is frequent everywhere.
+Themes are concepts (digest.offline.concepts): curated for the built-in post-train topic,
+learned from the window's repeated phrases otherwise; each paper joins the concept its
+title and contribution sentence name most strongly, and papers naming none are "Other
+papers". Vectors are TF-IDF (1-2 grams) over cleaned title+abstract, L2-normalised, used for
+how typical a paper is of its theme and how unlike the rest of the window it is.
 
 scikit-learn is imported where it is used: it costs ~100 MB and seconds of start-up, which
 a bot process answering commands all week should not pay until it writes a digest.
@@ -18,12 +19,19 @@ from typing import Any
 
 import numpy as np
 
+from digest.offline.concepts import (
+    OTHER,
+    POST_TRAIN_CONCEPTS,
+    Concept,
+    PaperText,
+    assign,
+    learn_concepts,
+)
 from digest.offline.text import Sentence, clean_abstract, sentences_of
 from digest.offline.vocabulary import Casing, phrase_analyzer
 from digest.safety import defang
 from storage import Paper
 
-_SEED = 20260527  # fixed, so the same window always gives the same digest
 _ACRONYM_DEFINITION = re.compile(r"\s*\((?=[^)]*[A-Z])[A-Za-z0-9.\-]{2,14}s?\)")
 
 
@@ -38,28 +46,43 @@ class Theme:
     """A cluster of papers with its distinctive phrases, most central paper first."""
 
     members: tuple[int, ...]  # indexes into WindowAnalysis.papers
-    phrases: tuple[str, ...]  # distinctive phrases, best first
     centrality: tuple[float, ...]  # cosine to the theme centre, aligned with members
+    concept: Concept | None = None  # None: the "Other papers" group
 
 
-def theme_range(n: int) -> range:
-    """How many themes a window of n papers may have: 3-7, fewer for small windows."""
+def max_themes(n: int) -> int:
+    """How many themes a window of n papers may have: more for larger windows."""
     if n < 4:
-        return range(1, 2)
+        return 1
     if n < 10:
-        return range(2, 3)
+        return 2
     if n < 25:
-        return range(3, 4)
+        return 4
     if n < 60:
-        return range(3, 6)
-    return range(4, 8)
+        return 6
+    if n < 500:
+        return 8  # a thread a reader takes in: the reference digest has five
+    return 12
+
+
+def min_theme_size(n: int) -> int:
+    """The fewest papers a theme may have: two, or 0.5% of a large window."""
+    return max(2, round(0.005 * n))
+
+
+# Topics with a curated concept list; any other topic learns its concepts from the window.
+CURATED: dict[str, tuple[Concept, ...]] = {"post-train": POST_TRAIN_CONCEPTS}
+# A curated list that names fewer of the window's papers than this is the wrong list (the
+# post-train topic applied to a day of general listings): learn concepts instead.
+MIN_CURATED_COVERAGE = 0.5
 
 
 class WindowAnalysis:
     """Vectors, themes and sentences of one window's papers, computed once and shared."""
 
-    def __init__(self, papers: list[Paper]) -> None:
+    def __init__(self, papers: list[Paper], topic: str = "") -> None:
         self.papers = papers
+        self.topic = topic
         self.texts = [clean_abstract(p.abstract) for p in papers]
         # The title twice: it is the author's own summary and worth more than one sentence.
         # Titles are untrusted like abstracts: defanged before they become vocabulary.
@@ -127,146 +150,77 @@ class WindowAnalysis:
         return matrix.astype(np.float32), [str(vocabulary[i]) for i in columns]
 
     @cached_property
-    def embedding(self) -> np.ndarray:
-        """Unit-length dense vectors (SVD of TF-IDF); one row per paper."""
-        from sklearn.decomposition import TruncatedSVD
+    def paper_texts(self) -> list[PaperText]:
+        """Title, contribution and finding sentences of each paper, lower-cased: what the
+        paper says it is about, which decides its concept."""
+        out = []
+        for i, title in enumerate(self.titles):
+            sentences = self.sentences(i)
+            contribution = [s.text for s in sentences if s.is_contribution][:2]
+            finding = [s.text for s in sentences if s.is_finding and not s.is_contribution]
+            out.append(
+                PaperText(
+                    title.lower(), " ".join(contribution).lower(), " ".join(finding).lower()
+                )
+            )
+        return out
+
+    @cached_property
+    def concepts(self) -> list[Concept]:
+        """The concepts themes are made of: the topic's curated list when it fits the
+        window, else ones learned from the window."""
+        n = len(self.papers)
+        curated = CURATED.get(self.topic)
+        if curated:
+            named = sum(
+                any(c.pattern.search(t.title) or c.pattern.search(t.contribution) for c in curated)
+                for t in self.paper_texts
+            )
+            if named >= MIN_CURATED_COVERAGE * n:
+                return list(curated)
+        return learn_concepts(self.paper_texts, self.casing, max_themes(n) + 4, min_theme_size(n))
+
+    @cached_property
+    def embedding(self) -> Any:
+        """Unit-length TF-IDF rows (sparse), one per paper; a dot product is a cosine."""
         from sklearn.preprocessing import normalize
 
-        matrix, vocabulary = self.tfidf
-        n = len(self.papers)
-        if matrix is None or n < 3 or len(vocabulary) < 3:
-            dense = matrix.toarray() if matrix is not None else np.zeros((n, 1), np.float32)
-            return normalize(dense) if n else dense
-        # Large windows: fewer components and power iterations. Themes of thousands of papers
-        # are broad anyway, and this is the slowest step there.
-        large = n > 500
-        components = max(2, min(64 if large else 100, n - 1, len(vocabulary) - 1))
-        svd = TruncatedSVD(n_components=components, n_iter=3 if large else 5, random_state=_SEED)
-        return normalize(svd.fit_transform(matrix))
+        matrix, _ = self.tfidf
+        if matrix is None:
+            from scipy.sparse import csr_matrix
+
+            return csr_matrix((len(self.papers), 1), dtype=np.float32)
+        return normalize(matrix).tocsr()
+
+    def similarity(self, rows: list[int] | np.ndarray, cols: list[int] | np.ndarray) -> np.ndarray:
+        """Cosine similarities between two sets of papers, as a dense array."""
+        vectors = self.embedding
+        return np.asarray((vectors[rows] @ vectors[cols].T).todense())
 
     @cached_property
     def themes(self) -> list[Theme]:
-        """The window's themes, largest first; tiny clusters folded into their neighbours."""
+        """The window's themes, largest first, then "Other papers" when some papers name no
+        theme's concept."""
         n = len(self.papers)
         if n == 0:
             return []
-        labels = self._cluster()
+        groups = assign(self.concepts, self.paper_texts, min_theme_size(n), max_themes(n))
         themes = []
-        for label in sorted(set(labels), key=lambda lab: -int(np.sum(labels == lab))):
-            members = np.flatnonzero(labels == label)
-            centre = self.embedding[members].mean(axis=0)
+        vectors = self.embedding
+        for concept, members in groups:
+            rows = np.array(members)
+            centre = np.asarray(vectors[rows].mean(axis=0)).ravel()
             norm = float(np.linalg.norm(centre)) or 1.0
-            closeness = self.embedding[members] @ (centre / norm)
+            closeness = np.asarray(vectors[rows] @ (centre / norm)).ravel()
             order = np.argsort(-closeness, kind="stable")
             themes.append(
                 Theme(
-                    members=tuple(int(members[i]) for i in order),
-                    phrases=(),
+                    members=tuple(int(rows[i]) for i in order),
                     centrality=tuple(float(closeness[i]) for i in order),
+                    concept=concept,
                 )
             )
-        phrases = self._distinctive_phrases([t.members for t in themes])
-        return [
-            Theme(t.members, tuple(p), t.centrality) for t, p in zip(themes, phrases, strict=True)
-        ]
-
-    def _cluster(self) -> np.ndarray:
-        from sklearn.cluster import KMeans
-        from sklearn.metrics import silhouette_score
-
-        n = len(self.papers)
-        choices = theme_range(n)
-        if choices.start == 1 or n < 4:
-            return np.zeros(n, dtype=int)
-        vectors = self.embedding
-        # Papers with identical text are one point: more clusters than points is no theme.
-        distinct = len(np.unique(np.round(vectors, 6), axis=0))
-        best_labels, best_score = None, -2.0
-        for k in choices:
-            if k >= min(n, distinct):
-                break
-            restarts = 4 if n <= 500 else 2  # each restart costs a full k-means on big windows
-            labels = KMeans(n_clusters=k, n_init=restarts, random_state=_SEED).fit_predict(
-                vectors
-            )
-            if len(set(labels)) < 2:
-                continue
-            sample = min(n, 1500)
-            score = silhouette_score(vectors, labels, sample_size=sample, random_state=_SEED)
-            # A small bonus per theme: silhouette alone favours the fewest, broadest clusters.
-            score += 0.01 * k
-            if score > best_score:
-                best_labels, best_score = labels, score
-        if best_labels is None:
-            return np.zeros(n, dtype=int)
-        return self._fold_small(best_labels)
-
-    def _fold_small(self, labels: np.ndarray) -> np.ndarray:
-        """Give members of clusters too small to be a theme to the nearest larger one."""
-        n = len(labels)
-        minimum = max(2, int(0.04 * n))
-        sizes = {lab: int(np.sum(labels == lab)) for lab in set(labels)}
-        keep = [lab for lab, size in sizes.items() if size >= minimum]
-        if not keep or len(keep) == len(sizes):
-            return labels
-        centres = {lab: self.embedding[labels == lab].mean(axis=0) for lab in keep}
-        folded = labels.copy()
-        for i in range(n):
-            if labels[i] not in keep:
-                folded[i] = max(keep, key=lambda lab: float(self.embedding[i] @ centres[lab]))
-        return folded
-
-    def _distinctive_phrases(self, groups: list[tuple[int, ...]]) -> list[list[str]]:
-        """Class-based TF-IDF: phrases frequent in one theme and rare in the others."""
-        n = len(self.papers)
-        counts, vocabulary = self.counts
-        if counts is None:
-            return [[] for _ in groups]
-        presence = (counts > 0).astype(np.float32)
-        per_class = np.vstack([np.asarray(counts[list(g)].sum(axis=0)).ravel() for g in groups])
-        docs_per_class = np.vstack(
-            [np.asarray(presence[list(g)].sum(axis=0)).ravel() for g in groups]
-        )
-        term_totals = per_class.sum(axis=0) + 1e-9
-        average = per_class.sum() / max(1, len(groups))
-        tf = per_class / (per_class.sum(axis=1, keepdims=True) + 1e-9)
-        ctfidf = tf * np.log1p(average / term_totals)
-        lengths = np.array([len(v.split()) for v in vocabulary])
-        # Words in a quarter of the window say what the topic is, not what a theme is.
-        everywhere = (
-            np.asarray(presence.sum(axis=0)).ravel() > 0.25 * n
-            if n >= 20
-            else (np.zeros_like(lengths, dtype=bool))
-        )
-        result = []
-        for row, group in enumerate(groups):
-            size = len(group)
-            # A label must describe several papers, not one paper's pet term.
-            spread = (
-                docs_per_class[row] >= max(2, 0.2 * size)
-                if size >= 4
-                else np.ones_like(lengths, dtype=bool)
-            )
-            # Phrases read better than single words: "credit assignment" over "credit".
-            weight = 1 + 1.5 * (lengths - 1)
-            scores = np.where(spread & ~everywhere, ctfidf[row] * weight, -1.0)
-            picked: list[str] = []
-            for index in np.argsort(-scores)[:60]:
-                if scores[index] <= 0:
-                    break
-                phrase = str(vocabulary[index])
-                words = set(phrase.split())
-                if any(
-                    phrase in p or p in phrase or len(words & set(p.split())) >= 2 for p in picked
-                ):
-                    continue
-                if len(set(phrase.split())) < len(phrase.split()):
-                    continue  # "reward reward"
-                picked.append(phrase)
-                if len(picked) == 8:
-                    break
-            result.append(picked)
-        return result
+        return themes
 
     def label_inline(self, theme: Theme) -> str:
         """The label for use inside a sentence: lower-case start unless it is a name."""
@@ -277,17 +231,9 @@ class WindowAnalysis:
         return label
 
     def label(self, theme: Theme) -> str:
-        """A readable label from a theme's two best phrases, preferring multi-word phrases
-        and acronyms over lone words ("Policy optimization and GRPO")."""
-        phrases = list(theme.phrases[:4])  # the label must say what the theme is most about
-        multi = [p for p in phrases if " " in p]
-        coined = [p for p in phrases if " " not in p and self.casing.phrase(p) != p]
-        plain = [p for p in phrases if p not in multi and p not in coined]
-        parts = sorted((multi + coined + plain)[:2], key=phrases.index)
-        if not parts:
-            return "Other papers"
-        text = " and ".join(self.casing.phrase(p) for p in parts)
-        return text[:1].upper() + text[1:]
+        """The theme's concept, a noun phrase a researcher would use; "Other papers" for the
+        papers that name no theme's concept."""
+        return theme.concept.label if theme.concept is not None else OTHER
 
     def share(self, phrase: str, members: tuple[int, ...] | None = None) -> list[int]:
         """Which papers (of `members`, else all) mention a phrase in title or abstract."""

@@ -27,13 +27,22 @@ _NOT_A_HEAD = frozenset(
 )
 
 
+def _vocabulary_index(analysis: WindowAnalysis) -> tuple[dict[str, int], object]:
+    """Phrase -> column, and papers per column; built once per window (the vocabulary of
+    a large window has hundreds of thousands of phrases)."""
+    cached = analysis.__dict__.get("_vocabulary_index")
+    if cached is None:
+        counts, vocabulary = analysis.counts
+        cached = ({v: i for i, v in enumerate(vocabulary)}, (counts > 0).sum(axis=0).A1)
+        analysis.__dict__["_vocabulary_index"] = cached
+    return cached
+
+
 def key_phrase(analysis: WindowAnalysis, text: str, avoid: str = "") -> str | None:
     """The most specific phrase of `text` that other papers of the window also use."""
-    counts, vocabulary = analysis.counts
-    if counts is None:
+    if analysis.counts[0] is None:
         return None
-    index = {v: i for i, v in enumerate(vocabulary)}
-    frequency = (counts > 0).sum(axis=0).A1
+    index, frequency = _vocabulary_index(analysis)
     n = len(analysis.papers)
     best, best_score = None, 0.0
     for phrase in sorted(set(phrase_analyzer(3)(text))):  # sorted: ties break the same way
@@ -79,14 +88,13 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
             continue
         paper = papers[index]
         phrase = key_phrase(analysis, raw, avoid=names[paper.id])
-        heading = (
-            analysis.casing.heading(phrase)
-            if phrase
-            else analysis.label(analysis.themes[theme_index])
-        )
-        if heading.lower() in headings:
-            heading = names[paper.id]  # two items on one issue: name them by their paper
-        headings.add(heading.lower())
+        # The theme says what area the limitation is in; a second one of the same theme is
+        # told apart by its paper.
+        theme = analysis.themes[theme_index]
+        if theme.concept is not None:
+            heading = analysis.label(theme)
+        else:  # "Other papers" says nothing about the issue: its phrase, else its paper
+            heading = analysis.casing.heading(phrase) if phrase else names[paper.id]
         related = [
             j
             for _, _, j, _, other in stated
@@ -96,12 +104,20 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
         if related:
             ids = [papers[j].id for j in related]
             body += f" The same issue comes up in {cite_list(ids, limit=4)}."
-        items.append(Item(heading, body, (paper.id, *(papers[j].id for j in related))))
+        cited = (paper.id, *(papers[j].id for j in related))
+        if heading.lower() in headings:
+            # A second limit of the same theme joins its item: one heading, two statements.
+            at = next(k for k, item in enumerate(items) if item.heading.lower() == heading.lower())
+            first = items[at]
+            items[at] = Item(first.heading, f"{first.text} {body}", (*first.papers, *cited))
+        else:
+            if len(items) == MAX_ITEMS:
+                break
+            headings.add(heading.lower())
+            items.append(Item(heading, body, cited))
         used.add(index)
         used.update(related)
         per_theme[theme_index] = per_theme.get(theme_index, 0) + 1
-        if len(items) == MAX_ITEMS:
-            break
     future = _future_work(analysis)
     if future:
         items.append(

@@ -1,16 +1,19 @@
-"""Notable Papers to Read First: central to a theme, distinctive in the window, spread
-over the themes; each with why to read it and the caveat the paper itself states."""
+"""Notable Papers to Read First: ranked by what a reader values (relevance to the topic,
+concrete results, an angle few other papers take, a venue), spread over the themes; each
+with its own reason, its TL;DR and, when the paper states one, its caveat.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from digest.model import Item, cite
 from digest.offline.analysis import WindowAnalysis
-from digest.offline.prose import limitation, summary
+from digest.offline.prose import join, limitation, summary
+from digest.offline.text import DANGLING, UNRESOLVED
 
 _VENUE = re.compile(
     r"\b(?:accepted|to appear|published)\b[^.;]{0,40}?\b(ICML|NeurIPS|ICLR|ACL|EMNLP|NAACL|"
@@ -26,6 +29,13 @@ class Pick:
     theme: int  # index into analysis.themes
     centrality: float
     distinctiveness: float
+    result: str | None = None  # a clause of the paper stating a concrete result
+
+
+_NUMBER = re.compile(r"\d(?:[\d.,]*\d)?\s?(?:%|x\b|×|pp\b|points?\b)|\b\d+(?:\.\d+)?-fold")
+_LOOSE_START = re.compile(r"^(?:(?:as|and|while|with|which|but|or|so|where|whereas)\s+)+", re.I)
+_LOOSE_END = re.compile(r"(?:\s+(?:and|or|while|with|which|but|as|by|of|to|the|a|an))+$", re.I)
+_SURVEY = re.compile(r"\b(?:survey|review|position|tutorial|overview|perspective)\b", re.I)
 
 
 def _venue(comment: str | None) -> str | None:
@@ -33,78 +43,139 @@ def _venue(comment: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
+    """The clause of a finding sentence that states a number ("improves accuracy by 12%"),
+    quotable on its own: short, no LaTeX left, no demonstrative pointing elsewhere."""
+    memo: dict[int, str | None] = analysis.__dict__.setdefault("_concrete_results", {})
+    if index not in memo:
+        memo[index] = _concrete_result(analysis, index)
+    return memo[index]
+
+
+def _concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
+    for sentence in analysis.sentences(index):
+        if not (sentence.is_finding or _NUMBER.search(sentence.text)) or UNRESOLVED in (
+            sentence.text
+        ):
+            continue
+        for part in re.split(r"[,;:]\s+|\s[—–]\s", sentence.text):
+            words = part.split()
+            if _NUMBER.search(part) and 4 <= len(words) <= 22 and not DANGLING.search(part):
+                text = _LOOSE_START.sub("", part.strip().rstrip("."))
+                text = _LOOSE_END.sub("", text)
+                if text.count("(") == text.count(")") and len(text.split()) >= 4:
+                    return text
+    return None
+
+
 def rank_notable(analysis: WindowAnalysis, count: int) -> list[Pick]:
-    """The papers to read first: scored by how central each is to its theme and how unlike
-    its nearest neighbours it is; at most two per theme, largest themes first."""
+    """The papers to read first: scored by relevance to the topic (a theme's concept in
+    the title), concrete results, how unlike the rest of the window it is, and a venue;
+    surveys and position papers count less (they are no way into new work). First the
+    best paper of each theme, largest theme first, then the best of the rest, at most two
+    a theme; "Other papers" only when the themes run out."""
     n = len(analysis.papers)
     if n == 0:
         return []
-    vectors = analysis.embedding
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -1.0)
+    scored: list[tuple[float, Pick]] = []
+    for theme_index, theme in enumerate(analysis.themes):
+        for index, centre in zip(theme.members, theme.centrality, strict=True):
+            paper = analysis.papers[index]
+            text = analysis.paper_texts[index]
+            relevance = 0.0
+            if theme.concept is not None:
+                relevance = 1.0 if theme.concept.pattern.search(text.title) else 0.6
+            result = concrete_result(analysis, index)
+            score = (
+                0.35 * relevance
+                + 0.25 * (result is not None)
+                + 0.1 * centre
+                + 0.1 * bool(_venue(paper.comment))
+                + 0.1 * any(s.is_contribution for s in analysis.sentences(index))
+                - 0.3 * bool(_SURVEY.search(analysis.titles[index]))
+            )
+            scored.append((score, Pick(index, theme_index, centre, 0.0, result)))
+    # How unlike the rest of the window a paper is: only for the strongest candidates (a
+    # full paper-by-paper similarity costs seconds on a 2,500-paper window).
+    scored.sort(key=lambda pair: (-pair[0], pair[1].index))
+    shortlist = scored[: max(4 * count, 24)]
+    for theme_index in range(len(analysis.themes)):  # and each theme's best two
+        best_of_theme = [pair for pair in scored if pair[1].theme == theme_index][:2]
+        shortlist += [pair for pair in best_of_theme if pair not in shortlist]
+    rows = [p.index for _, p in shortlist]
+    similarity = analysis.similarity(rows, np.arange(n))
+    for row, index in enumerate(rows):
+        similarity[row, index] = -1.0
     neighbours = min(5, n - 1)
     if neighbours > 0:
         nearest = -np.sort(-similarity, axis=1)[:, :neighbours].mean(axis=1)
         # As a rank in [0, 1]: absolute cosines depend on the window's size and vocabulary.
-        distinct = np.argsort(np.argsort(-nearest)) / max(1, n - 1)
+        distinct = 1.0 - np.argsort(np.argsort(nearest)) / max(1, len(rows) - 1)
     else:
-        distinct = np.ones(n)
-    candidates: list[tuple[float, Pick]] = []
-    for theme_index, theme in enumerate(analysis.themes):
-        weight = len(theme.members) / n  # larger themes matter more to a reader
-        for rank, (index, centre) in enumerate(zip(theme.members, theme.centrality, strict=True)):
-            paper = analysis.papers[index]
-            typical = 1.0 - rank / max(1, len(theme.members))
-            score = 0.5 * typical + 0.2 * weight + 0.2 * float(distinct[index]) + 0.1 * centre
-            score += 0.05 if _venue(paper.comment) else 0.0
-            score += 0.03 if any(s.is_finding for s in analysis.sentences(index)) else 0.0
-            candidates.append((score, Pick(index, theme_index, centre, float(distinct[index]))))
-    candidates.sort(key=lambda pair: -pair[0])
+        distinct = np.ones(len(rows))
+    scored = [
+        (score + 0.2 * float(d), replace(pick, distinctiveness=float(d)))
+        for (score, pick), d in zip(shortlist, distinct, strict=True)
+    ]
+    scored.sort(key=lambda pair: (-pair[0], pair[1].index))
     picks: list[Pick] = []
-    # First the most typical paper of each theme, largest theme first: the way into it.
-    by_index = {p.index: p for _, p in candidates}
-    for theme in analysis.themes:
-        if len(picks) < count:
-            picks.append(by_index[theme.members[0]])
-    per_theme = {p.theme: 1 for p in picks}
-    # Two a theme spreads the list over the window; few themes need more to reach `count`.
-    cap = max(2, -(-count // max(1, len(analysis.themes))))
-    for _, pick in candidates:
+    named = [t for t, theme in enumerate(analysis.themes) if theme.concept is not None]
+    for theme_index in named:  # themes are largest first
         if len(picks) >= count:
             break
-        if pick in picks or per_theme.get(pick.theme, 0) >= cap:
+        best = next((p for _, p in scored if p.theme == theme_index), None)
+        if best is not None:
+            picks.append(best)
+    per_theme = {p.theme: 1 for p in picks}
+    for _, pick in scored:
+        if len(picks) >= count:
+            break
+        if pick in picks or per_theme.get(pick.theme, 0) >= 2:
             continue
         picks.append(pick)
         per_theme[pick.theme] = per_theme.get(pick.theme, 0) + 1
-    for _, pick in candidates:  # a small window: fill up regardless of themes
+    for _, pick in scored:  # a small window: fill up regardless of themes
         if len(picks) >= count:
             break
         if pick not in picks:
             picks.append(pick)
-    return sorted(picks, key=lambda p: (p.theme, analysis.themes[p.theme].members.index(p.index)))
+    rank = {id(p): r for r, (_, p) in enumerate(scored)}
+    return sorted(picks, key=lambda p: rank[id(p)])
+
+
+def reasons(analysis: WindowAnalysis, pick: Pick) -> list[str]:
+    """Why this paper, in what holds for it alone: the theme its title names, the result it
+    reports, how few papers share its angle, where it was accepted."""
+    paper = analysis.papers[pick.index]
+    theme = analysis.themes[pick.theme]
+    out = []
+    if theme.concept is not None:
+        label = analysis.label_inline(theme)
+        if theme.concept.pattern.search(analysis.paper_texts[pick.index].title):
+            out.append(f"its title puts it squarely in {label}")
+        else:
+            out.append(f"it brings {label} into its own contribution")
+    else:
+        out.append("it shares no theme of the week, so it shows an angle the others miss")
+    if pick.result:
+        out.append(f"it reports a concrete result (“{pick.result}”)")
+    if pick.distinctiveness >= 0.75 and theme.concept is not None:
+        out.append("few papers of the week are close to it")
+    venue = _venue(paper.comment)
+    if venue:
+        out.append(f"the authors report it accepted at {venue}")
+    return out
 
 
 def notable_item(analysis: WindowAnalysis, pick: Pick, names: dict[str, str]) -> Item:
     paper = analysis.papers[pick.index]
     name = names[paper.id]
-    theme = analysis.themes[pick.theme]
-    label = analysis.label_inline(theme) if len(theme.members) > 1 else None
-    size = len(theme.members)
-    if label and theme.members[0] == pick.index:
-        why = f"the most typical of the {size} papers on {label}, so a good way into that theme"
-    elif label:
-        why = f"a second angle on {label}, unlike the theme's most typical paper"
-    else:
-        why = "it stands on its own in this window"
-    venue = _venue(paper.comment)
-    if venue:
-        why += f"; the authors report it accepted at {venue}"
+    why = join(reasons(analysis, pick))
     what = summary(analysis, pick.index, name, 34)
     caveat = limitation(analysis, pick.index, name, 34)
-    caveat_text = (
-        f"Caveat: {caveat}" if caveat else "Caveat: the abstract states no limitation of its own."
-    )
-    text = f"Why: {why}. {what} {caveat_text}"
+    text = f"Why: {why}. {what}"
+    if caveat:
+        text += f" Caveat: {caveat}"
     return Item(cite(paper.id), text, (paper.id,))
 
 

@@ -53,6 +53,18 @@ def join(items: Sequence[str], conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
+def join_items(items: Sequence[str]) -> str:
+    """Like `join`, but items that hold "and" or commas themselves are separated by
+    semicolons, so "credit assignment; mathematical reasoning; and instruction tuning"
+    never reads as one run-on list."""
+    items = [i for i in items if i]
+    if not any(" and " in i or "," in i for i in items) or len(items) <= 1:
+        return join(items)
+    if len(items) == 2:
+        return f"{items[0]}, and {items[1]}"
+    return f"{'; '.join(items[:-1])}; and {items[-1]}"
+
+
 def cite_list(ids: Sequence[str], limit: int = 12) -> str:
     """Citations for a list of papers, the rest counted ("... and 5 more")."""
     shown = [cite(i) for i in ids[:limit]]
@@ -64,12 +76,26 @@ def cite_list(ids: Sequence[str], limit: int = 12) -> str:
 
 def summary(analysis: WindowAnalysis, index: int, name: str, max_words: int = 32) -> str:
     """What a paper does, in one sentence about it, from its own contribution sentence."""
+    return tldr(analysis, index, name, max_words) or (
+        f"{cite(analysis.papers[index].id)} is titled “{analysis.titles[index]}”."
+    )
+
+
+def tldr(analysis: WindowAnalysis, index: int, name: str, max_words: int = 32) -> str | None:
+    """The paper's contribution as one complete third-person sentence ("[[id]] proposes
+    ..."), from the first of its own sentences that makes one: contribution sentences,
+    then findings, then the rest; a sentence pointing back at another ("studies this
+    problem") only when nothing else will do. None when no sentence makes a statement."""
     paper = analysis.papers[index]
-    for sentence in _by_purpose(analysis, index):
-        text = about(paper.id, sentence.text, name, max_words, analysis.ordinary)
-        if text:
-            return text
-    return f"{cite(paper.id)} is titled “{analysis.titles[index]}”."
+    ordered = _by_purpose(analysis, index)
+    for strict in (True, False):
+        for sentence in ordered:
+            if not strict and not (sentence.is_contribution or sentence.is_finding):
+                continue
+            text = about(paper.id, sentence.text, name, max_words, analysis.ordinary, strict)
+            if text:
+                return text
+    return None
 
 
 def limitation_sentence(analysis: WindowAnalysis, index: int) -> str | None:

@@ -3,6 +3,8 @@ differ, in their own words."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from digest.model import Item
@@ -17,21 +19,30 @@ def representatives(analysis: WindowAnalysis, theme: Theme, count: int = 3) -> l
     if not pool:
         return []
     picked = [pool.pop(0)]
-    vectors = analysis.embedding
     while pool and len(picked) < count:
-        similarity = [max(float(vectors[i] @ vectors[j]) for j in picked) for i in pool]
+        similarity = analysis.similarity(pool, picked).max(axis=1)
         picked.append(pool.pop(int(np.argmin(similarity))))
     return picked
 
 
-def shared_phrases(analysis: WindowAnalysis, theme: Theme) -> list[tuple[str, int]]:
-    """Distinctive phrases with how many of the theme's papers use them (2+ papers)."""
-    out = []
-    for phrase in theme.phrases[:5]:
-        count = len(analysis.share(phrase, theme.members))
-        if count >= 2:
-            out.append((analysis.casing.phrase(phrase), count))
-    return out[:3]
+def concept_terms(analysis: WindowAnalysis, theme: Theme) -> list[tuple[str, int]]:
+    """The terms of the theme's concept its papers use in their title or contribution
+    sentence, with how many papers use each, most used first."""
+    if theme.concept is None:
+        return []
+    used: Counter[str] = Counter()
+    for i in theme.members:
+        text = analysis.paper_texts[i]
+        found = theme.concept.pattern.findall(f"{text.title} {text.contribution}")
+        used.update({_singular(analysis.casing.phrase(t)) for t in found})
+    # Ties by name: the counts come from sets, whose order varies between processes.
+    return sorted(used.items(), key=lambda pair: (-pair[1], pair[0].lower()))[:4]
+
+
+def _singular(term: str) -> str:
+    if len(term) <= 3 or not term.endswith("s") or term.endswith(("ss", "is", "us")):
+        return term  # "synthesis", "corpus" are singular already
+    return term[:-1]
 
 
 def theme_item(analysis: WindowAnalysis, theme: Theme, names: dict[str, str]) -> Item:
@@ -44,15 +55,18 @@ def theme_item(analysis: WindowAnalysis, theme: Theme, names: dict[str, str]) ->
         only = members[0]
         return Item(heading, summary(analysis, only, names[papers[only].id], 45), tuple(ids))
     parts: list[str] = []
-    shared = shared_phrases(analysis, theme)
-    if shared:
-        first, *rest = shared
-        uses = [f"{first[0]} ({first[1]} of the {len(members)} papers)"]
-        uses += [f"{phrase} ({count})" for phrase, count in rest]
-        parts.append(f"Common ground: {join(uses)}.")
+    terms = concept_terms(analysis, theme)
+    if terms:
+        uses = [f"{term} ({count})" for term, count in terms]
+        parts.append(f"What their titles and contributions name: {join(uses)}.")
+    else:
+        parts.append(
+            f"These {len(members)} papers name none of the themes above in their title or "
+            "contribution."
+        )
     examples = representatives(analysis, theme, 3 if len(members) >= 3 else len(members))
     statements = [clause(summary(analysis, i, names[papers[i].id], 30)) for i in examples]
-    lead = "They differ in approach: " if len(statements) > 1 else ""
+    lead = "They differ in approach: " if len(statements) > 1 and terms else "Among them: "
     parts.append(sentence(lead + "; ".join(statements)))
     others = [papers[i].id for i in members if i not in examples]
     if others:

@@ -9,36 +9,23 @@ from collections import Counter
 
 from digest.model import Digest, Item
 from digest.offline.analysis import WindowAnalysis, _without_acronym_definitions
-from digest.offline.prose import cite_list, join, plural
+from digest.offline.concepts import OTHER
+from digest.offline.prose import cite_list, join_items, plural
 from digest.offline.text import clean_abstract
-from digest.offline.vocabulary import STOP_WORDS, phrase_analyzer
+from digest.offline.vocabulary import phrase_analyzer
+from digest.safety import defang
 from digest.synthesis import History
+from storage import Paper
 
 _COUNT = re.compile(r"\s*\(\d+ papers?\)$")
 
 
-def _content_words(label: str) -> set[str]:
-    words = re.findall(r"[a-z][a-z0-9-]+", label.lower())
-    return {w.rstrip("s") for w in words if w not in STOP_WORDS and w != "and"}
-
-
 def compare_themes(analysis: WindowAnalysis, previous: Digest) -> Item:
-    """Which themes continue from the previous digest, which are new, which are gone."""
+    """Which themes continue from the previous digest, which are new, which are gone:
+    compared by label only where both digests use the same stable concept labels."""
     section = previous.section("themes")
-    before = [(_COUNT.sub("", i.heading), len(i.papers)) for i in section.items] if section else []
-    now = [(analysis.label_inline(t), len(t.members)) for t in analysis.themes]
-    continuing, new = [], []
-    matched: set[int] = set()
-    for label, size in now:
-        words = _content_words(label)
-        overlap = [j for j, (old, _) in enumerate(before) if words & _content_words(old)]
-        if overlap:
-            j = overlap[0]
-            matched.add(j)
-            continuing.append(f"{label} ({size} papers, against {before[j][1]})")
-        else:
-            new.append(f"{label} ({size})")
-    gone = [old[:1].lower() + old[1:] for j, (old, _) in enumerate(before) if j not in matched]
+    before = {_COUNT.sub("", i.heading): len(i.papers) for i in (section.items if section else ())}
+    now = {analysis.label(t): len(t.members) for t in analysis.themes if t.concept is not None}
     n = len(analysis.papers)
     change = n - previous.paper_count
     trend = "more" if change > 0 else "fewer"
@@ -47,14 +34,43 @@ def compare_themes(analysis: WindowAnalysis, previous: Digest) -> Item:
         f"{plural(previous.paper_count, 'paper')}; this window has {n}"
         + (f", {abs(change)} {trend}." if change else ", the same number.")
     ]
-    if continuing:
-        parts.append(f"Themes that continue: {join(continuing)}.")
-    if new:
-        parts.append(f"New as a theme this window: {join(new)}.")
-    if gone:
-        parts.append(f"No longer a theme of its own: {join(gone)}.")
+    shared = [label for label in now if label in before]
+    if not shared:
+        parts.append("Its themes were labelled differently, so they are not compared one by one.")
+    else:
+        continuing = [f"{label} ({now[label]}, against {before[label]})" for label in shared]
+        parts.append(f"Themes that continue: {join_items(continuing)}.")
+        new = [f"{label} ({size})" for label, size in now.items() if label not in before]
+        if new:
+            parts.append(f"New as a theme this window: {join_items(new)}.")
+        gone = [label for label in before if label not in now and label != OTHER]
+        if gone:
+            parts.append(f"No longer a theme of its own: {join_items(gone)}.")
     heading = f"Against the digest of {previous.since} to {previous.until}"
     return Item(heading, " ".join(parts), ())
+
+
+def concept_shift(
+    analysis: WindowAnalysis, earlier: tuple[Paper, ...] | list[Paper], limit: int = 3
+) -> list[tuple[str, int, int, list[int]]]:
+    """Concepts whose share of paper titles changed most against the earlier papers:
+    (label, papers now, papers before, indexes now), largest change first. Titles only, in
+    both windows, so the two shares are measured the same way."""
+    concepts = [t.concept for t in analysis.themes if t.concept is not None]
+    if not concepts or not earlier:
+        return []
+    before_titles = [defang(p.title).lower() for p in earlier]
+    now_titles = [t.title for t in analysis.paper_texts]
+    n_now, n_before = len(now_titles), len(before_titles)
+    rows = []
+    for concept in concepts:
+        users = [i for i, title in enumerate(now_titles) if concept.pattern.search(title)]
+        before = sum(1 for title in before_titles if concept.pattern.search(title))
+        change = len(users) / n_now - before / n_before
+        if max(len(users), before) >= 2:
+            rows.append((abs(change), concept.label, len(users), before, users))
+    rows.sort(key=lambda row: (-row[0], row[1]))
+    return [(label, now, before, users) for _, label, now, before, users in rows[:limit]]
 
 
 def _phrase_documents(papers) -> list[Counter[str]]:
@@ -125,10 +141,15 @@ def rising_terms(
 
 
 def _earlier_description(history: History) -> str:
-    count = plural(len(history.earlier_papers), "paper")
-    if history.earlier_window is not None:
-        return f"the {count} of {history.earlier_window}"
-    return f"the {count} before this window"
+    """The baseline as it really is: how many earlier papers the corpus holds and the days
+    they were first submitted on (not the span the corpus was asked about)."""
+    count = plural(len(history.earlier_papers), "earlier paper")
+    days = sorted(p.published.date() for p in history.earlier_papers)
+    if not days:
+        return f"the {count} before this window"
+    if days[0] == days[-1]:
+        return f"the {count} of this topic in the corpus, all from {days[0]}"
+    return f"the {count} of this topic in the corpus, first submitted {days[0]} to {days[-1]}"
 
 
 def new_section(analysis: WindowAnalysis, history: History) -> list[Item]:
@@ -150,14 +171,31 @@ def new_section(analysis: WindowAnalysis, history: History) -> list[Item]:
             Item(
                 "No earlier digest",
                 "No earlier digest of this topic is stored, so the comparison is with "
-                f"{_earlier_description(history)} in the corpus.",
+                f"{_earlier_description(history)}.",
                 (),
             )
         )
     papers = analysis.papers
     n = len(papers)
-    rising, faded = rising_terms(analysis, history)
     earlier_n = len(history.earlier_papers)
+    for label, now, before, users in concept_shift(analysis, history.earlier_papers):
+        share_now, share_before = round(100 * now / n), round(100 * before / earlier_n)
+        direction = "more" if share_now > share_before else "less"
+        text = (
+            f"{label} is named in the titles of {plural(now, 'paper')} of this window "
+            f"({share_now}%), against {before} of {_earlier_description(history)} "
+            f"({share_before}%): {direction} of the topic than before."
+        )
+        if users:
+            text += f" This window: {cite_list([papers[i].id for i in users], limit=6)}."
+        items.append(
+            Item(
+                f"{label}: {share_before}% to {share_now}%",
+                text,
+                tuple(papers[i].id for i in users),
+            )
+        )
+    rising, faded = rising_terms(analysis, history)
     for phrase, users, before in rising:
         shown = analysis.casing.phrase(phrase)
         share_now = round(100 * len(users) / n)
@@ -174,7 +212,7 @@ def new_section(analysis: WindowAnalysis, history: History) -> list[Item]:
             f"{round(100 * a)}% now)"
             for p, b, a in faded
         ]
-        items.append(Item("Less visible than before", f"{join(listed)}.", ()))
+        items.append(Item("Less visible than before", f"{join_items(listed)}.", ()))
     if history.earlier_papers and not rising:
         items.append(
             Item(

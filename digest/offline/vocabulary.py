@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from itertools import groupby, pairwise
 
 # Function words of English. Our own list rather than scikit-learn's: importing that costs
 # about 100 MB of memory in a bot process that is otherwise idle most of the week.
@@ -73,20 +74,24 @@ class Casing:
     """Remembers how a word is written most often in the papers (GRPO, LoRA, on-policy)."""
 
     def __init__(self, texts: Iterable[str]) -> None:
-        seen: dict[str, Counter[str]] = {}
-        for text in texts:
-            for token in _TOKEN.findall(text):
-                seen.setdefault(token.lower(), Counter())[token] += 1
-        self._best: dict[str, str] = {}
-        for lower, forms in seen.items():
-            # Prefer a form with capitals inside (LoRA, GRPO) when it is common enough;
-            # otherwise the lower-case form, so sentence-initial capitals do not leak.
-            marked = [(n, f) for f, n in forms.items() if any(c.isupper() for c in f[1:])]
-            total = sum(forms.values())
-            if marked and max(marked)[0] >= 0.3 * total:
-                self._best[lower] = max(marked)[1]
-            else:
-                self._best[lower] = lower
+        # Count every token of every text at once (C speed); then per lower-case word, its
+        # total and its most common form with capitals inside (LoRA, GRPO). Only that form
+        # can win, so nothing else is kept per word.
+        totals: dict[str, int] = {}
+        marked: dict[str, tuple[int, str]] = {}
+        for token, count in Counter(_TOKEN.findall("\n".join(texts))).items():
+            lower = token.lower()
+            totals[lower] = totals.get(lower, 0) + count
+            if lower[1:] != token[1:] and (count, token) > marked.get(lower, (0, "")):
+                marked[lower] = (count, token)
+        # Prefer the marked form when it is common enough; otherwise the lower-case form,
+        # so sentence-initial capitals do not leak.
+        self._best: dict[str, str] = {
+            lower: lower
+            if lower not in marked or marked[lower][0] < 0.3 * total
+            else marked[lower][1]
+            for lower, total in totals.items()
+        }
 
     def phrase(self, phrase: str) -> str:
         return " ".join(self._best.get(w, w) for w in phrase.split())
@@ -100,6 +105,10 @@ class Casing:
 _CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”]|\s[-–—]\s")
 
 
+# Single letters break a phrase as a function word does ("a", "x" in "x and y").
+_BREAKS = STOP_WORDS | frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
 def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
     """Tokens and n-grams of *adjacent* content words only.
 
@@ -107,18 +116,20 @@ def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
     with verifiable rewards" yields "learning verifiable rewards", which no one writes.
     Here n-grams never cross a stop word or punctuation.
     """
+    is_break = _BREAKS.__contains__  # a builtin: groupby calls it without a Python frame
 
     def analyze(text: str) -> list[str]:
         grams: list[str] = []
         for clause in _CLAUSE.split(text.lower()):
-            run: list[str] = []
-            for token in [*_TOKEN.findall(clause), ""]:
-                if token and token not in STOP_WORDS and len(token) > 1:
-                    run.append(token)
+            for broken, group in groupby(_TOKEN.findall(clause), is_break):
+                if broken:
                     continue
-                for n in range(1, max_n + 1):
-                    grams.extend(" ".join(run[i : i + n]) for i in range(len(run) - n + 1))
-                run = []
+                run = list(group)
+                grams.extend(run)
+                if max_n >= 2 and len(run) >= 2:
+                    grams.extend(map(" ".join, pairwise(run)))
+                if max_n >= 3 and len(run) >= 3:
+                    grams.extend(map(" ".join, zip(run, run[1:], run[2:], strict=False)))
         return grams
 
     return analyze

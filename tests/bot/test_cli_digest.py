@@ -164,7 +164,10 @@ class TestRealWeek:
                 assert set(item) == {"heading", "text", "papers"}
         for paper in data["papers"]:
             assert paper["url"] == f"https://arxiv.org/abs/{paper['id']}"
-            assert set(paper) == {"id", "short_name", "title", "authors", "primary_category", "url"}
+            required = {"id", "short_name", "title", "authors", "primary_category", "url"}
+            # `tldr` is optional (DESIGN.md, Round 2 contracts): one sentence when present.
+            assert required <= set(paper) <= required | {"tldr"}
+            assert "tldr" not in paper or paper["tldr"].endswith(".")
 
     def test_markdown_links_every_paper_and_nothing_else(self, week_87: dict[str, Run]) -> None:
         """--format markdown links names to arXiv pages of the week, and only those."""

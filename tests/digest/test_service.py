@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -12,6 +14,7 @@ import pytest
 from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.errors import DigestError, SynthesisFailed, UnknownTopic
 from digest.model import Digest, Item, Section, cite
+from digest.offline.engine import OfflineEngine
 from digest.render import to_text
 from digest.service import DigestService
 from digest.synthesis import SynthesisRequest
@@ -19,6 +22,7 @@ from digest.topics import TopicCatalog
 from digest.windows import Window
 from storage import Corpus
 from tests.fakes.arxiv_server import FakeArxiv
+from tests.support.paths import REPO
 from tests.support.weeks import WEEK_A, WEEK_B, load_week, week_entries
 
 WINDOW_A, PAPERS_A = load_week(WEEK_A)
@@ -46,11 +50,11 @@ def make_service(corpus: Corpus, fake: FakeArxiv | None, **kwargs) -> DigestServ
             ArxivSettings(api_url=fake.url, delay_seconds=0, backoff_seconds=0.01),
             sleep=lambda _: None,
         )
+    kwargs.setdefault("clock", at(AFTER_BOTH_SETTLED))
     return DigestService(
         corpus=corpus,
         topics=TopicCatalog.with_builtins(),
         source=source,
-        clock=at(AFTER_BOTH_SETTLED),
         **kwargs,
     )
 
@@ -80,9 +84,13 @@ class TestBuild:
         service = make_service(corpus, fake)
 
         first, first_id = service.build_stored("post-train", WINDOW_A)
-        second, second_id = service.build_stored("post-train", WINDOW_A, fetch=False)
+        second, second_id = service.build_stored(
+            "post-train", WINDOW_A, fetch=False, regenerate=True
+        )
+        cached, cached_id = service.build_stored("post-train", WINDOW_A, fetch=False)
 
         assert first_id != second_id
+        assert cached_id == second_id and cached == second  # the stored digest, served again
         for digest, digest_id in ((first, first_id), (second, second_id)):
             stored = corpus.get_digest(digest_id)
             assert stored is not None and stored.body == digest.to_json()
@@ -232,3 +240,105 @@ class TestEngines:
 
         text = re.sub(r"\s+", " ", to_text(digest))
         assert "failing-engine failed (the answer was not valid JSON)" in text
+
+
+class TestStoredDigestIsServed:
+    """A complete window whose papers have not changed gets its stored digest back."""
+
+    def test_second_build_serves_the_stored_digest(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """No second synthesis: the same digest (its generated_at too), no new stored row."""
+        first = make_service(corpus, fake).build("post-train", WINDOW_A)
+        later = make_service(corpus, fake, clock=at(datetime(2026, 7, 9, 8, 0, tzinfo=UTC)))
+
+        again = later.build("post-train", WINDOW_A)
+
+        assert again == first
+        assert again.generated_at == AFTER_BOTH_SETTLED
+        assert len(corpus.digests("post-train")) == 1
+
+    def test_regenerate_synthesizes_again(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """--regenerate ignores the stored digest and stores a new one."""
+        make_service(corpus, fake).build("post-train", WINDOW_A)
+        moment = datetime(2026, 7, 9, 8, 0, tzinfo=UTC)
+
+        again = make_service(corpus, fake, clock=at(moment)).build(
+            "post-train", WINDOW_A, regenerate=True
+        )
+
+        assert again.generated_at == moment
+        assert len(corpus.digests("post-train")) == 2
+
+    def test_changed_papers_are_synthesized_again(self, corpus: Corpus, fake: FakeArxiv) -> None:
+        """A paper revised after the digest was written makes the stored digest stale."""
+        make_service(corpus, fake).build("post-train", WINDOW_A)
+        revised = replace(
+            PAPERS_A[0],
+            version=2,
+            abstract=PAPERS_A[0].abstract + " We add a second experiment.",
+            updated=datetime(2026, 7, 1, 9, 0, tzinfo=UTC),
+        )
+        corpus.upsert_papers([revised])
+        moment = datetime(2026, 7, 9, 8, 0, tzinfo=UTC)
+
+        again = make_service(corpus, fake, clock=at(moment)).build(
+            "post-train", WINDOW_A, fetch=False
+        )
+
+        assert again.generated_at == moment
+
+    def test_a_window_not_yet_complete_is_synthesized_again(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """A digest written before arXiv had announced the whole window is not final."""
+        early = datetime(2026, 6, 14, 20, 0, tzinfo=UTC)  # the window's last day
+        make_service(corpus, fake, clock=at(early)).build("post-train", WINDOW_A)
+
+        again = make_service(corpus, fake).build("post-train", WINDOW_A, fetch=False)
+
+        assert again.generated_at == AFTER_BOTH_SETTLED
+
+    def test_a_fallback_digest_is_not_served_to_the_engine_that_failed(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """A digest the offline engine wrote is rebuilt once another engine is configured."""
+        make_service(corpus, fake).build("post-train", WINDOW_A)
+
+        class Named:
+            name = "claude-test"
+
+            def synthesize(self, request: SynthesisRequest) -> Digest:
+                return replace(OfflineEngine().synthesize(request), synthesizer=self.name)
+
+        again = make_service(corpus, fake, synthesizer=Named()).build("post-train", WINDOW_A)
+
+        assert again.synthesizer == "claude-test"
+
+    def test_serving_the_stored_digest_imports_no_scikit_learn(self, tmp_path) -> None:
+        """The cached path must not pay for scikit-learn or SciPy (a second of start-up)."""
+        script = f"""
+import sys
+from datetime import UTC, datetime
+from digest.service import DigestService
+from digest.topics import TopicCatalog
+from digest.windows import Window
+from storage import open_corpus
+from tests.support.paths import REPO
+from tests.support.weeks import WEEK_A, load_week
+window, papers = load_week(WEEK_A)
+clock = lambda: datetime(2026, 6, 30, 12, tzinfo=UTC)
+with open_corpus({str(tmp_path / "c.db")!r}) as corpus:
+    corpus.store_papers(papers, "post-train", [p.id for p in papers])
+    service = DigestService(corpus, TopicCatalog.with_builtins(), clock=clock)
+    if sys.argv[1] == "build":
+        service.build("post-train", window, fetch=False)
+    else:
+        service.build("post-train", window, fetch=False)
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy")))
+"""
+        run = [sys.executable, "-c", script]
+        subprocess.run([*run, "build"], check=True, cwd=REPO, capture_output=True)
+        served = subprocess.run([*run, "serve"], check=True, cwd=REPO, capture_output=True)
+
+        assert served.stdout.decode().strip() == "[]"

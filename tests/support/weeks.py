@@ -98,3 +98,30 @@ def read_shared_week(path: str, window: Window) -> tuple[Window, tuple[Paper, ..
     if not SHARED_ARXIV.is_dir():
         pytest.skip(f"real arXiv data not present at {SHARED_ARXIV} (only in the dev workspace)")
     return window, tuple(read_feed_file(SHARED_ARXIV / path).results)
+
+
+# The recorded weeks of ../shared/data/arxiv the offline engine is read against.
+REAL_WINDOWS = {
+    "post-train-42": (
+        "feeds/post-train_2026-05-13_to_05-19.atom.xml",
+        Window(date(2026, 5, 13), date(2026, 5, 19)),
+    ),
+    "post-train-87": (
+        "feeds/post-train_2026-05-28_to_06-03.atom.xml",
+        Window(date(2026, 5, 28), date(2026, 6, 3)),
+    ),
+    "day-50": (
+        "atom_2026-07-13_cat-cs.AI-OR-cs.LG_newest_50entries.xml",
+        Window(date(2026, 7, 10), date(2026, 7, 10)),
+    ),
+    "listings-2489": (
+        "feeds/listings_2026-05-14_to_05-21_all.atom.xml",
+        Window(date(2026, 5, 13), date(2026, 5, 21)),
+    ),
+}
+
+
+def read_real(name: str) -> tuple[Window, tuple[Paper, ...]]:
+    """A recorded window by its name in REAL_WINDOWS; skips the test when absent."""
+    path, window = REAL_WINDOWS[name]
+    return read_shared_week(path, window)
