@@ -42,8 +42,11 @@ class Running:
     heartbeat: Heartbeat
     stoppers: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    interrupt: Callable[[], None] | None = None  # ends retry back-offs before shutdown waits
 
     def stop(self) -> None:
+        if self.interrupt is not None:
+            self.interrupt()
         # The scheduler first: shutdown waits for a weekly post in progress to finish.
         self.scheduler.shutdown()
         for name, stopper in reversed(self.stoppers):
@@ -120,6 +123,7 @@ def start(config: Config) -> Running:
         )
 
     running = Running(corpus, scheduler, Heartbeat(heartbeat_path(config)))
+    running.interrupt = runtime.stop
     running.stoppers.append(("full-text fetcher", fulltext.close))
     if secrets.slack_bot_token:
         _start_slack(config, router, post, posters, running)

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.config import Subscription
-from bot.errors import BotError, PlatformError
-from bot.posting import Poster, PostOutcome, post_digest, split_channel
+from bot.errors import BotError, ChannelMalformed, PlatformError
+from bot.posting import (
+    PostCutOff,
+    Poster,
+    PostOutcome,
+    post_digest,
+    post_with_retries,
+    split_channel,
+)
 from bot.scheduler import Due
 from digest.errors import DigestError
 from digest.model import Digest
@@ -26,6 +33,7 @@ from storage.ledger import LedgerKey, PostLedger
 log = logging.getLogger(__name__)
 
 Notifier = Callable[[str], None]
+RETRY_DELAYS = (30.0, 120.0, 600.0)  # back-off before finishing a cut-off weekly post
 
 
 class Runtime:
@@ -38,14 +46,24 @@ class Runtime:
         posters: dict[str, Poster],
         notify_admins: Notifier,
         window_days: int = 7,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.service = service
         self.ledger = ledger
         self.posters = posters
         self.notify_admins = notify_admins
         self.window_days = window_days
+        self.retry_delays = tuple(retry_delays)
+        self._stopping = threading.Event()
+        # Pauses between retries end at once on stop(), so shutdown is not held up.
+        self._sleep = sleep or self._stopping.wait
         self._locks: dict[LedgerKey, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    def stop(self) -> None:
+        """Cut short any back-off in progress (the bot is shutting down)."""
+        self._stopping.set()
 
     def _lock(self, key: LedgerKey) -> threading.Lock:
         with self._locks_guard:
@@ -93,12 +111,29 @@ class Runtime:
         sub = due.subscription
         window = default_window(due.scheduled_for, self.window_days)
         try:
-            outcome = self.post(sub.topic, sub.channel, window)
+            # A post cut off by a passing failure is finished here, after a bounded back-off,
+            # rather than left half-posted until the next restart.
+            outcome = post_with_retries(
+                lambda: self.post(sub.topic, sub.channel, window), self.retry_delays, self._sleep
+            )
+        except PostCutOff as err:
+            log.error("weekly %s to %s cut off: %s", sub.topic, sub.channel, err)
+            later = (
+                "It will not be retried: fix that, then run `digestbot posts` to see it."
+                if err.permanent
+                else "It will be finished at the next start, or by /digest "
+                f"{sub.topic} in that channel."
+            )
+            self.notify_admins(
+                f"The weekly {sub.topic} digest for {window} could not be fully posted to "
+                f"{sub.channel}: {err} {err.what_is_where()} {later}"
+            )
+            return
         except (DigestError, StorageError, BotError) as err:
             log.error("weekly %s to %s failed: %s", sub.topic, sub.channel, err)
             self.notify_admins(
                 f"The weekly {sub.topic} digest for {window} could not be posted to "
-                f"{sub.channel}: {err} Nothing half-done was left; the next run tries again."
+                f"{sub.channel}: {err} Nothing of it was posted; the next run tries again."
             )
             return
         if outcome.already_posted:
@@ -124,6 +159,19 @@ class Runtime:
             try:
                 self.post(key.topic, key.channel, Window(key.since, key.until))
                 resumed += 1
+            except ChannelMalformed as err:
+                # Recorded by an older version: it can never be posted, so stop resuming it.
+                self.ledger.fail(key, str(err))
+                log.error("not resuming %s to %s: %s", key.topic, key.channel, err)
+            except PostCutOff as err:
+                log.error(
+                    "could not resume %s to %s: %s %s%s",
+                    key.topic,
+                    key.channel,
+                    err,
+                    err.what_is_where(),
+                    " Marked failed: see digestbot posts." if err.permanent else "",
+                )
             except (DigestError, StorageError, BotError) as err:
                 log.error("could not resume %s to %s: %s", key.topic, key.channel, err)
         return resumed

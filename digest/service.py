@@ -25,6 +25,10 @@ class SynthesisFailed(DigestError):
     """An engine could not produce a valid digest; the message says why."""
 
 
+class WindowNotFetched(DigestError):
+    """A digest without fetching was asked for a window the corpus never fetched."""
+
+
 @dataclass
 class DigestService:
     """Everything a digest needs, wired once; used by the CLI, the commands and the scheduler."""
@@ -79,6 +83,7 @@ class DigestService:
         if fetch:
             self.ingest(topic, window, progress, force_fetch)
         papers = self.corpus.papers_in_window(window.since, window.until, topic.name)
+        gap = None if fetch else self._coverage_gap(topic, window, len(papers))
         request = SynthesisRequest(
             topic=topic,
             window=window,
@@ -91,6 +96,11 @@ class DigestService:
         digest, removed = restrict_citations(digest)
         if removed:
             log.warning("removed citations of papers outside the window: %s", ", ".join(removed))
+        if gap is not None:
+            log.warning("%s", gap)
+            digest = with_note(digest, gap, heading="Incomplete window")
+        if self.corpus.read_only:
+            return digest  # a read-only database: the digest is shown, not kept
         self.corpus.save_digest(
             topic=topic.name,
             since=window.since,
@@ -100,6 +110,40 @@ class DigestService:
             body=digest.to_json(),
         )
         return digest
+
+    def _coverage_gap(self, topic: Topic, window: Window, stored: int) -> str | None:
+        """Why the corpus's papers may not be the whole window (for a digest built without
+        fetching), or None when fetches cover every day of it. Raises when the corpus has
+        never fetched any of it and holds nothing: that is not a quiet week."""
+        records = self.corpus.fetches_overlapping(topic.name, window.since, window.until)
+        if not records:
+            if stored == 0:
+                raise WindowNotFetched(
+                    f"the corpus has never fetched {topic.name} for {window}, so it cannot say "
+                    f"whether the week was quiet: run digestbot ingest {topic.name} --since "
+                    f"{window.since} --until {window.until} first, or leave out --no-fetch"
+                )
+            # Papers filed from saved feeds: the user chose that source, so it is the window.
+            return None
+        days = {
+            record.since + timedelta(days=offset)
+            for record in records
+            for offset in range((record.until - record.since).days + 1)
+        }
+        wanted = (window.until - window.since).days + 1
+        covered = sum(
+            1 for offset in range(wanted) if window.since + timedelta(days=offset) in days
+        )
+        promised = sum(
+            r.paper_count for r in records if r.since >= window.since and r.until <= window.until
+        )
+        if covered < wanted or not all(r.complete for r in records) or stored < promised:
+            return (
+                f"Incomplete window: the corpus holds {stored} papers of {topic.name} for "
+                f"{window}, from fetches covering {covered} of its {wanted} days, not all of "
+                "them final; fetch it again for the whole week."
+            )
+        return None
 
     def _synthesize(self, request: SynthesisRequest) -> Digest:
         engine = self.synthesizer or self.offline
