@@ -27,6 +27,8 @@ from digest.model import Digest
 from digest.render import Block, Message, Span
 from digest.windows import Window
 from storage import Corpus
+from storage.corpus import damaged_message
+from storage.errors import DatabaseDamaged
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
 
@@ -43,6 +45,9 @@ class Running:
     stoppers: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     interrupt: Callable[[], None] | None = None  # ends retry back-offs before shutdown waits
+    # Set when a chat connection stayed down past its limit: `serve_forever` then stops
+    # and exits 1, so the supervisor restarts the bot.
+    unhealthy: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
         if self.interrupt is not None:
@@ -88,6 +93,13 @@ def start(config: Config) -> Running:
             f"${config.slack.app_token_env} for Socket Mode) or ${config.discord.token_env}"
         )
     corpus = corpus_for(config)
+    # A file damaged inside still opens (its header is intact): find out now, not when a
+    # digest or a question first reads a bad page.
+    problems = corpus.quick_check()
+    if problems:
+        corpus.close()
+        log.error("quick_check: %s", "; ".join(problems[:5]))
+        raise DatabaseDamaged(damaged_message(corpus.path))
     service = digest_service(config, corpus)
     ledger, store = PostLedger(corpus), SubscriptionStore(corpus)
     fulltext = FullTextFetcher(corpus)
@@ -122,7 +134,13 @@ def start(config: Config) -> Running:
             digest.topic, channel, window, force=force, digest=digest, digest_id=digest_id
         )
 
-    running = Running(corpus, scheduler, Heartbeat(heartbeat_path(config)))
+    unhealthy = threading.Event()
+    heartbeat = Heartbeat(
+        heartbeat_path(config),
+        down_limit=config.scheduler.adapter_down_seconds,
+        on_dead=lambda _names: unhealthy.set(),
+    )
+    running = Running(corpus, scheduler, heartbeat, unhealthy=unhealthy)
     running.interrupt = runtime.stop
     running.stoppers.append(("full-text fetcher", fulltext.close))
     if secrets.slack_bot_token:
@@ -156,6 +174,7 @@ def _start_slack(config, router, post, posters, running: Running) -> None:
     else:
         handler = connect_socket_mode(app, config)
         running.stoppers.append(("slack", lambda: (handler.close(), app.close())))
+        running.heartbeat.watch("slack", lambda: bool(handler.client.is_connected()))
         running.started.append("slack (Socket Mode)")
 
 
@@ -171,12 +190,18 @@ def _start_discord(config, router, post, posters, running: Running) -> None:
     thread.start()
 
     def stop() -> None:
+        # Before (or after) its event loop runs, discord.py's `loop` is the MISSING sentinel,
+        # not None: test for a real loop, or shutdown fails on `.is_running`.
         loop = getattr(client, "loop", None)
-        if loop is not None and loop.is_running():
+        if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
             asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=15)
         thread.join(timeout=15)
 
     running.stoppers.append(("discord", stop))
+    # The gateway thread can die (or reconnect forever) while the process lives on.
+    running.heartbeat.watch(
+        "discord", lambda: thread.is_alive() and client.is_ready() and not client.is_closed()
+    )
     running.started.append("discord")
 
 
@@ -206,16 +231,23 @@ class AdminNotices:
 def serve_forever(config: Config) -> int:
     """Run until SIGTERM or SIGINT; the `digestbot run` command."""
     running = start(config)
-    stop = threading.Event()
+    stop = running.unhealthy  # also set by a signal: one event wakes the main thread
 
     def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            return  # already stopping: a second signal is not news
         log.info("received %s, stopping", signal.Signals(signum).name)
+        signals.append(signum)
         stop.set()
 
+    signals: list[int] = []
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
         stop.wait()
     finally:
         running.stop()
+    if not signals:
+        log.error("exiting with status 1: a chat connection did not come back")
+        return 1
     return 0
