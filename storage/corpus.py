@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 import sqlite_utils
@@ -180,24 +181,28 @@ class Corpus:
     @contextmanager
     def writing(self) -> Iterator[sqlite_utils.Database]:
         """A transaction under the corpus lock: everything inside is written, or nothing is.
-        Other storage modules (ledger, subscriptions, full text) build on this."""
-        with self._lock, self._translated(), self._db.conn:
-            yield self._db
+        Other storage modules (ledger, subscriptions, full text) build on this.
 
-    @contextmanager
-    def immediate(self) -> Iterator[sqlite_utils.Database]:
-        """A transaction that takes SQLite's write lock at once (BEGIN IMMEDIATE), so a read
-        and the write that depends on it are one atomic step across processes: what the post
-        ledger's claims are built on. Everything inside must use plain statements."""
+        The transaction is opened explicitly, and with SQLite's write lock taken at once
+        (BEGIN IMMEDIATE): sqlite-utils' write helpers commit on their own when no
+        transaction is open yet (a feed's papers were committed with none filed under the
+        topic), and a read followed by a write is one atomic step across processes (what
+        the post ledger's claims rely on). Nested use joins the outer transaction."""
         with self._lock, self._translated():
             conn = self._db.conn
+            if conn.in_transaction:
+                yield self._db
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                conn.rollback()
+                if conn.in_transaction:
+                    conn.rollback()
                 raise
             conn.commit()
+
+    immediate = writing  # the name the ledger's claims use, for what they rely on
 
     def quick_check(self) -> list[str]:
         """SQLite's PRAGMA quick_check: [] when the file is sound, else what is damaged."""
@@ -595,6 +600,8 @@ def open_corpus(path: str | Path | None = None, *, read_only: bool = False) -> C
 
 
 def _open_read_only(target: str) -> Corpus:
+    if target.startswith("file:"):  # a SQLite URI names the file in its path part
+        target = unquote(urlsplit(target).path)
     path = Path(target).expanduser()
     if not path.is_file():
         raise DatabaseUnavailable(f"there is no database at {path}")

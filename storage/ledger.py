@@ -110,11 +110,11 @@ class PostLedger:
         where, params = self._where(key)
         now = time.time()
         with self._corpus.immediate() as db:
-            row = db.execute(
+            row = db.conn.execute(
                 f"SELECT owner, lease_until FROM post_claims WHERE {where}", params
             ).fetchone()
             if row is None:
-                db.execute(
+                db.conn.execute(
                     "INSERT INTO post_claims (channel, topic, since, until, state, owner, "
                     "lease_until, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)",
                     [*params, POSTING, owner, now + self.lease_seconds, _now()],
@@ -123,7 +123,7 @@ class PostLedger:
             holder, lease_until = row
             if holder and holder != owner and lease_until > now and owner_alive(holder):
                 return False
-            db.execute(
+            db.conn.execute(
                 f"UPDATE post_claims SET owner = ?, lease_until = ?, updated_at = ? WHERE {where}",
                 [owner, now + self.lease_seconds, _now(), *params],
             )
@@ -134,7 +134,7 @@ class PostLedger:
         where, params = self._where(key)
         with self._corpus.immediate() as db:
             self._hold(db, key, owner)
-            db.execute(
+            db.conn.execute(
                 f"UPDATE post_claims SET lease_until = ? WHERE {where}",
                 [time.time() + self.lease_seconds, *params],
             )
@@ -144,7 +144,7 @@ class PostLedger:
         claim already taken over is left to its new owner."""
         where, params = self._where(key)
         with self._corpus.immediate() as db:
-            db.execute(
+            db.conn.execute(
                 f"UPDATE post_claims SET owner = NULL, lease_until = 0, state = ?, error = ?, "
                 f"updated_at = ? WHERE {where} AND owner = ?",
                 [state, error, _now(), *params, owner],
@@ -155,12 +155,12 @@ class PostLedger:
         resuming an old record): it is then listed, not resumed."""
         where, params = self._where(key)
         with self._corpus.immediate() as db:
-            db.execute(
+            db.conn.execute(
                 "INSERT OR IGNORE INTO post_claims (channel, topic, since, until, state, owner, "
                 "lease_until, error, updated_at) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?)",
                 [*params, FAILED, error, _now()],
             )
-            db.execute(
+            db.conn.execute(
                 f"UPDATE post_claims SET state = ?, error = ?, owner = NULL, updated_at = ? "
                 f"WHERE {where}",
                 [FAILED, error, _now(), *params],
@@ -168,7 +168,7 @@ class PostLedger:
 
     def _hold(self, db: sqlite_utils.Database, key: LedgerKey, owner: str) -> None:
         where, params = self._where(key)
-        row = db.execute(f"SELECT owner FROM post_claims WHERE {where}", params).fetchone()
+        row = db.conn.execute(f"SELECT owner FROM post_claims WHERE {where}", params).fetchone()
         if row is None or row[0] != owner:
             raise ClaimLost(
                 f"another digestbot process took over posting {key.topic} to {key.channel}"
@@ -203,7 +203,7 @@ class PostLedger:
         """Drop a pending or failed post so it is neither resumed nor listed; the messages
         already in the channel keep their record. None when there is no such post."""
         with self._corpus.immediate() as db:
-            row = db.execute(
+            row = db.conn.execute(
                 "SELECT channel, topic, since, until FROM post_claims WHERE id = ? AND state != ?",
                 [post_id, DONE],
             ).fetchone()
@@ -211,8 +211,10 @@ class PostLedger:
                 return None
             key = _key(dict(zip(("channel", "topic", "since", "until"), row, strict=True)))
             where, params = self._where(key)
-            db.execute(f"DELETE FROM post_claims WHERE {where}", params)
-            db.execute(f"DELETE FROM post_ledger WHERE {where} AND state = ?", [*params, SENDING])
+            db.conn.execute(f"DELETE FROM post_claims WHERE {where}", params)
+            db.conn.execute(
+                f"DELETE FROM post_ledger WHERE {where} AND state = ?", [*params, SENDING]
+            )
         return key
 
     def digest_body(self, digest_id: int) -> dict | None:
@@ -265,11 +267,11 @@ class PostLedger:
             if owner is not None:
                 self._hold(db, key, owner)
                 where, params = self._where(key)
-                db.execute(
+                db.conn.execute(
                     f"UPDATE post_claims SET lease_until = ? WHERE {where}",
                     [time.time() + self.lease_seconds, *params],
                 )
-            db.execute(
+            db.conn.execute(
                 "INSERT OR REPLACE INTO post_ledger (channel, topic, since, until, part, "
                 "position, state, message_ref, thread_ref, digest_id, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -292,7 +294,7 @@ class PostLedger:
         """Drop the record of this digest in this channel (a forced re-post starts anew)."""
         where, params = self._where(key)
         with self._corpus.writing() as db:
-            db.execute(f"DELETE FROM post_ledger WHERE {where}", params)
+            db.conn.execute(f"DELETE FROM post_ledger WHERE {where}", params)
 
     def find_thread(self, channel: str, thread_ref: str) -> tuple[LedgerKey, int | None] | None:
         """The digest posted in this thread of this channel, and its stored digest id."""
@@ -322,13 +324,15 @@ class PostLedger:
             claims = list(
                 db.query("SELECT * FROM post_claims WHERE state = ? ORDER BY since", [POSTING])
             )
+            # Rows left "sending" by a version without claims; where a claim exists, it
+            # alone says whether the post is finished.
             sending = list(
                 db.query(
                     "SELECT DISTINCT l.channel, l.topic, l.since, l.until FROM post_ledger l "
                     "WHERE l.state = ? AND NOT EXISTS (SELECT 1 FROM post_claims c WHERE "
                     "c.channel = l.channel AND c.topic = l.topic AND c.since = l.since AND "
-                    "c.until = l.until AND c.state = ?) ORDER BY l.since",
-                    [SENDING, FAILED],
+                    "c.until = l.until) ORDER BY l.since",
+                    [SENDING],
                 )
             )
         keys: dict[LedgerKey, None] = {}
@@ -337,9 +341,7 @@ class PostLedger:
             if not held:
                 keys[_key(r)] = None
         for r in sending:
-            key = _key(r)
-            if not any(_key(c) == key for c in claims):
-                keys[key] = None
+            keys[_key(r)] = None
         return sorted(keys, key=lambda k: (k.since, k.channel, k.topic))
 
 
