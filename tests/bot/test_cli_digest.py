@@ -218,17 +218,17 @@ class TestInventedWeeks:
         assert result.code == 0, result.err
         assert "Against the digest of 2026-06-08 to 2026-06-14" in result.out
 
-    def test_no_fetch_on_an_empty_corpus_is_an_empty_week(
+    def test_no_fetch_on_an_empty_corpus_is_not_a_quiet_week(
         self, fake: FakeArxiv, tmp_path: Path
     ) -> None:
-        """--no-fetch with nothing stored prints the short empty-week digest and asks nothing."""
+        """--no-fetch with nothing stored says the window was never fetched (a quiet week
+        cannot be told from one never asked for), exits non-zero and asks nothing."""
         with cli_env(tmp_path, fake):
             result = run("digest", "post-train", *WEEK_87, "--no-fetch")
 
-        assert result.code == 0, result.err
-        assert "No new papers on LLM Post-Train" in result.out
-        assert "0 papers" in result.out
-        assert "Run Metadata" in result.out and "Paper Catalog" not in result.out
+        assert result.code == 2 and result.out == ""
+        assert "has never fetched post-train for 2026-05-28 to 2026-06-03" in result.err
+        assert "No new papers" not in result.err
         assert fake.requests == []
 
 
