@@ -19,6 +19,7 @@ from pathlib import Path
 from bot.commands import Router
 from bot.config import Config, Subscription
 from bot.errors import ConfigError
+from bot.heartbeat import INTERVAL_SECONDS as HEARTBEAT_INTERVAL
 from bot.heartbeat import Heartbeat
 from bot.posting import Poster, PostOutcome, split_channel
 from bot.runtime import Runtime
@@ -135,9 +136,12 @@ def start(config: Config) -> Running:
         )
 
     unhealthy = threading.Event()
+    down_limit = config.scheduler.adapter_down_seconds
     heartbeat = Heartbeat(
         heartbeat_path(config),
-        down_limit=config.scheduler.adapter_down_seconds,
+        # Beat often enough that a connection down past its limit is noticed soon after.
+        min(HEARTBEAT_INTERVAL, max(1.0, down_limit / 3)),
+        down_limit=down_limit,
         on_dead=lambda _names: unhealthy.set(),
     )
     running = Running(corpus, scheduler, heartbeat, unhealthy=unhealthy)
@@ -184,9 +188,16 @@ def _start_discord(config, router, post, posters, running: Running) -> None:
 
     client = build_client(router, config, post=post)
     posters["discord"] = client.poster
-    thread = threading.Thread(
-        target=run_discord, args=(client, config), name="discord", daemon=True
-    )
+
+    def run_logged() -> None:
+        # The gateway ending (unreachable, token revoked) is a logged line and a dead
+        # adapter for the heartbeat, not a thread traceback on stderr.
+        try:
+            run_discord(client, config)
+        except Exception as err:
+            log.error("the Discord connection ended: %s", err)
+
+    thread = threading.Thread(target=run_logged, name="discord", daemon=True)
     thread.start()
 
     def stop() -> None:
