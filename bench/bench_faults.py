@@ -36,6 +36,7 @@ from tests.fakes.slack_server import FakeSlack
 
 LISTING = ("feeds", "listings_2026-05-14_to_05-21_all.atom.xml")
 POST_TRAIN_WEEK = ("feeds", "post-train_2026-05-28_to_06-03.atom.xml")
+WRITING = 256 * 1024  # bytes of write-ahead log: more than migrations write, less than papers
 
 
 def race(trials: int, mixed: int, work: Path) -> dict[str, float]:
@@ -108,15 +109,21 @@ def kills(count: int, work: Path) -> dict[str, float]:
     full = _counts(solo_db)
     console.print(f"  whole ingest: {full[0]} papers, {full[1]} filed, {whole:.1f} s")
     rng = random.Random(10)
-    partial = nothing = everything = 0
+    partial = nothing = everything = finished = 0
     for n in range(count):
         db = work / f"kill{n}.db"
         proc = _ingest(db, feed)
-        # Most of an ingest's time is start-up and parsing; the kill lands anywhere in the
-        # second half of it, where the write happens.
-        delay = rng.uniform(0.45, 1.0) * whole
+        # Kill while it writes: once the write-ahead log has grown past what the schema
+        # takes (the papers are going in), after a further random 0-400 ms.
+        wal = db.with_name(db.name + "-wal")
+        while proc.poll() is None and not (wal.exists() and wal.stat().st_size > WRITING):
+            time.sleep(0.002)
+        delay = rng.uniform(0.0, 0.4)
         time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        else:
+            finished += 1
         proc.wait(timeout=60)
         got = _counts(db)
         if got == (0, 0):
@@ -126,13 +133,14 @@ def kills(count: int, work: Path) -> dict[str, float]:
         else:
             partial += 1
         console.print(
-            f"  kill {n + 1:>2} at {delay:.2f} s (exit {proc.returncode}): "
+            f"  kill {n + 1:>2}, {delay * 1000:.0f} ms into the write (exit {proc.returncode}): "
             f"{got[0]} papers, {got[1]} filed"
         )
     return {
         "partially committed": partial,
         "nothing stored": nothing,
         "all stored": everything,
+        "finished before the kill": finished,
     }
 
 
@@ -196,17 +204,28 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20, help="3-process CLI races")
     parser.add_argument("--mixed", type=int, default=3, help="bot + 2 CLI races")
     parser.add_argument("--kills", type=int, default=10, help="kills during an ingest")
+    parser.add_argument(
+        "--only", choices=("empty", "kills", "race"), help="run one of the three parts"
+    )
     args = parser.parse_args()
     shared_arxiv(*LISTING)  # skip (exit 0) where the real data is absent
     console.print(machine_line())
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         work = Path(tmp)
-        console.print("[bold]empty arXiv page[/]")
-        empty = empty_page(work)
-        console.print("[bold]kills during ingest --feed[/]")
-        killed = kills(args.kills, work)
-        console.print(f"[bold]races ({args.trials} x 3 CLI, {args.mixed} x bot + 2 CLI)[/]")
-        raced = race(args.trials, args.mixed, work)
+        empty = {"false quiet-week posts": 0, "zero-paper digests stored": 0}
+        empty |= {"real digest refused": 0, "exit on empty pages": 1}
+        killed = {"partially committed": 0, "nothing stored": 0, "all stored": 0}
+        killed |= {"finished before the kill": 0}
+        raced = {"duplicates": 0, "missing": 0, "failed racers": 0, "median s": 0.0}
+        if args.only in (None, "empty"):
+            console.print("[bold]empty arXiv page[/]")
+            empty = empty_page(work)
+        if args.only in (None, "kills"):
+            console.print("[bold]kills during ingest --feed[/]")
+            killed = kills(args.kills, work)
+        if args.only in (None, "race"):
+            console.print(f"[bold]races ({args.trials} x 3 CLI, {args.mixed} x bot + 2 CLI)[/]")
+            raced = race(args.trials, args.mixed, work)
     console.print()
     console.print(f"duplicates: {raced['duplicates']:.0f}")
     console.print(f"missing parts: {raced['missing']:.0f}")
@@ -215,7 +234,8 @@ def main() -> int:
     console.print(
         f"(also: racers failing {raced['failed racers']:.0f}; median race "
         f"{raced['median s']:.1f} s; kills leaving nothing {killed['nothing stored']:.0f}, "
-        f"everything {killed['all stored']:.0f}; zero-paper digests stored "
+        f"everything {killed['all stored']:.0f}, ingest done before the kill "
+        f"{killed['finished before the kill']:.0f}; zero-paper digests stored "
         f"{empty['zero-paper digests stored']:.0f}; real digest refused "
         f"{empty['real digest refused']:.0f}; exit on empty pages "
         f"{empty['exit on empty pages']:.0f})"

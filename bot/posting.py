@@ -218,7 +218,11 @@ def post_digest(
         raise
     except (PlatformError, StorageError) as err:
         _release_cut_off(ledger, key, owner, err)
-        raise _cut_off(err, channel, parts, ledger.entries(key)) from err
+        try:
+            entries = ledger.entries(key)
+        except StorageError:  # the database itself is failing: say what we know
+            entries = {}
+        raise _cut_off(err, channel, parts, entries) from err
     except BaseException:
         # Anything else (a bug, an interrupt): leave it resumable, not claimed by us.
         ledger.release(key, owner, POSTING, "interrupted")
@@ -238,7 +242,7 @@ def _release_cut_off(ledger: PostLedger, key: LedgerKey, owner: str, err: Except
 def _cut_off(
     err: Exception, channel: str, parts: list[Part], entries: dict[str, LedgerEntry]
 ) -> PostCutOff:
-    sent = {k for k, e in entries.items() if e.state == SENT}
+    sent = {k for k, e in entries.items() if e.state == SENT} if entries else set()
     return PostCutOff(
         err,
         channel,

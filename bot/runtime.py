@@ -28,7 +28,7 @@ from digest.model import Digest
 from digest.service import DigestService
 from digest.windows import Window, default_window
 from storage import StorageError
-from storage.ledger import LedgerKey, PostLedger
+from storage.ledger import ClaimLost, LedgerKey, PostLedger
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class Runtime:
             outcome = post_with_retries(
                 lambda: self.post(sub.topic, sub.channel, window), self.retry_delays, self._sleep
             )
+        except ClaimLost as err:  # another process took the post over and finishes it
+            log.warning("weekly %s to %s: %s", sub.topic, sub.channel, err)
+            return
         except PostCutOff as err:
             log.error("weekly %s to %s cut off: %s", sub.topic, sub.channel, err)
             later = (
