@@ -99,26 +99,35 @@ def _counts(db: Path) -> tuple[int, int]:
         conn.close()
 
 
+def _wait_for_writing(proc: subprocess.Popen, db: Path) -> None:
+    wal = db.with_name(db.name + "-wal")
+    while proc.poll() is None and not (wal.exists() and wal.stat().st_size > WRITING):
+        time.sleep(0.002)
+
+
 def kills(count: int, work: Path) -> dict[str, float]:
     feed = shared_arxiv(*LISTING)
     solo_db = work / "solo-ingest.db"
     started = time.perf_counter()
     proc = _ingest(solo_db, feed)
+    _wait_for_writing(proc, solo_db)
+    writing = time.perf_counter()
     proc.wait(timeout=600)
-    whole = time.perf_counter() - started
+    whole, write = time.perf_counter() - started, time.perf_counter() - writing
     full = _counts(solo_db)
-    console.print(f"  whole ingest: {full[0]} papers, {full[1]} filed, {whole:.1f} s")
+    console.print(
+        f"  whole ingest: {full[0]} papers, {full[1]} filed, {whole:.1f} s, "
+        f"of which writing {write:.2f} s"
+    )
     rng = random.Random(10)
     partial = nothing = everything = finished = 0
     for n in range(count):
         db = work / f"kill{n}.db"
         proc = _ingest(db, feed)
         # Kill while it writes: once the write-ahead log has grown past what the schema
-        # takes (the papers are going in), after a further random 0-400 ms.
-        wal = db.with_name(db.name + "-wal")
-        while proc.poll() is None and not (wal.exists() and wal.stat().st_size > WRITING):
-            time.sleep(0.002)
-        delay = rng.uniform(0.0, 0.4)
+        # takes (the papers are going in), anywhere in the time the write took alone.
+        _wait_for_writing(proc, db)
+        delay = rng.uniform(0.0, 1.0) * write
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
