@@ -53,12 +53,13 @@ def race(trials: int, mixed: int, work: Path) -> dict[str, float]:
             slack.add_channel(channel)
             arena = Arena(home, slack, channel=channel)
             started = time.perf_counter()
-            trial = arena.race(clis=3) if n < trials else arena.race(clis=2, bots=1)
+            # After the CLI races: the bot's weekly post held mid-thread while 2 CLI posts start.
+            trial = arena.race(clis=3) if n < trials else arena.race_with_bot(2, expected)
             seconds.append(time.perf_counter() - started)
             duplicates += trial.duplicates
             missing += trial.missing(expected)
             failures += sum(1 for code in trial.codes if code != 0)
-            kind = "3 CLI" if n < trials else "bot + 2 CLI"
+            kind = "3 CLI" if n < trials else "bot, held, + 2 CLI"
             console.print(
                 f"  race {n + 1:>2} ({kind}): {sum(trial.parts.values())} messages for "
                 f"{len(expected)} parts, {trial.duplicates} duplicate(s), "

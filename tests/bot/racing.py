@@ -177,6 +177,36 @@ class Arena:
                 codes.append(proc.wait(timeout=30))
         return self.read(codes)
 
+    def race_with_bot(
+        self, clis: int, expected: set[str], *, hold_after: int = 3, hold: float = 15
+    ) -> Trial:
+        """The bot posts the due weekly digest; its `hold_after`-th message is held (sent,
+        unanswered) while `clis` CLI posts of the same window start, for up to `hold`
+        seconds (long enough for an unguarded CLI to post); then everything runs out."""
+        release = self.slack.stall("chat.postMessage", after=hold_after, stored=True)
+        bot = self.bot(self.home / "bot.log")
+        codes: list[int] = []
+        try:
+            if not self.slack.wait_stalled(timeout=90):
+                raise RuntimeError("the bot never began its post")
+            racers = [self.cli_post() for _ in range(clis)]
+            deadline = time.monotonic() + hold
+            while any(r.poll() is None for r in racers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            release.set()
+            for racer in racers:
+                racer.communicate(timeout=120)
+                codes.append(racer.returncode)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and self.read().missing(expected):
+                time.sleep(0.2)
+            time.sleep(0.5)  # a duplicate would arrive now, if any
+        finally:
+            release.set()
+            bot.send_signal(signal.SIGTERM)
+            codes.append(bot.wait(timeout=30))
+        return self.read(codes)
+
     def _complete(self) -> bool:
         keys = digest_parts(self.slack, self.channel)
         return bool(keys) and "parent" in keys and "catalog" in keys

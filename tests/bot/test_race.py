@@ -52,10 +52,11 @@ class TestRace:
     def test_the_weekly_run_and_a_cli_post_race(
         self, tmp_path: Path, slack: FakeSlack, expected: set[str]
     ) -> None:
-        """`digestbot run` with the subscription due and a `digest --post` of the same
-        window to the same channel, started together (21 and 19 messages for 12 parts
-        before the claims)."""
-        result = arena(tmp_path, slack, "c0mixed").race(clis=1, bots=1)
+        """`digestbot run` posting the due weekly digest, held up after its 3rd message,
+        while a `digest --post` of the same window to the same channel starts (21 and 19
+        messages for 12 parts before the claims): the CLI waits for the bot's claim, then
+        finds everything posted."""
+        result = arena(tmp_path, slack, "c0mixed").race_with_bot(1, expected)
 
         assert result.codes == [0, 0]
         assert result.duplicates == 0, result.parts
