@@ -209,10 +209,15 @@ def _start_discord(config, router, post, posters, running: Running) -> None:
         thread.join(timeout=15)
 
     running.stoppers.append(("discord", stop))
-    # The gateway thread can die (or reconnect forever) while the process lives on.
-    running.heartbeat.watch(
-        "discord", lambda: thread.is_alive() and client.is_ready() and not client.is_closed()
-    )
+
+    # The gateway thread can die (or reconnect forever) while the process lives on;
+    # is_ready() stays True while discord.py retries, so the socket is asked too.
+    def discord_up() -> bool:
+        ws = getattr(client, "ws", None)
+        alive = thread.is_alive() and client.is_ready() and not client.is_closed()
+        return alive and ws is not None and bool(ws.open)
+
+    running.heartbeat.watch("discord", discord_up)
     running.started.append("discord")
 
 
