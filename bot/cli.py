@@ -19,7 +19,7 @@ from bot.config import Config, load_config
 from bot.delivery import deliver
 from bot.errors import BotError, ConfigError, PlatformError, UsageError
 from bot.logs import setup_logging
-from bot.posting import split_channel
+from bot.posting import PostCutOff, split_channel
 from bot.progress import fetch_progress
 from bot.wiring import (
     answer_writer,
@@ -121,9 +121,17 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
             latest = corpus.latest_digest(topic.name, window.since, window.until)
             digest_id = latest.id if latest else None
         if args.post:
-            outcome = deliver(
-                config, corpus, digest, args.post, digest_id=digest_id, force=args.force
-            )
+            try:
+                outcome = deliver(
+                    config, corpus, digest, args.post, digest_id=digest_id, force=args.force
+                )
+            except PostCutOff as err:
+                then = (
+                    "It is marked failed (digestbot posts lists it)."
+                    if err.permanent
+                    else "Run the same command again to finish it."
+                )
+                raise PlatformError(f"{err} {err.what_is_where()} {then}") from err
             if outcome.already_posted:
                 print(
                     f"already posted to {args.post}; nothing sent (use --force to post again)",

@@ -108,6 +108,8 @@ class TestPostsCommand:
             unknown = run("posts", "--clear", "999")
 
         assert refused.code == 1 and "not a member" in refused.err
+        assert "Nothing of it reached slack:C0NOTIN" in refused.err
+        assert "marked failed" in refused.err
         assert listed.code == 0 and "failed" in listed.out and "slack:C0NOTIN" in listed.out
         assert "not a member" in listed.out
         assert cleared.code == 0 and "will not be resumed" in cleared.out
