@@ -149,6 +149,7 @@ class Corpus:
         self._db = db
         self.path = path
         self.read_only = read_only  # opened with mode=ro: callers skip what only caches
+        self._depth = 0  # nesting of `writing` blocks (the lock is re-entrant)
         self._lock = threading.RLock()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -190,16 +191,23 @@ class Corpus:
         the post ledger's claims rely on). Nested use joins the outer transaction."""
         with self._lock, self._translated():
             conn = self._db.conn
-            if conn.in_transaction:
+            if self._depth:
                 yield self._db
                 return
+            if conn.in_transaction:
+                # Something outside `writing` left a statement's implicit transaction open;
+                # end it, or BEGIN fails and this transaction would never commit.
+                conn.commit()
             conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self._db
             except BaseException:
                 if conn.in_transaction:
                     conn.rollback()
                 raise
+            finally:
+                self._depth -= 1
             conn.commit()
 
     immediate = writing  # the name the ledger's claims use, for what they rely on
