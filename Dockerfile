@@ -23,6 +23,6 @@ VOLUME ["/data"]
 
 # `digestbot run` touches /data/heartbeat every 30 s; stale for 3 minutes means unhealthy.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=90s --retries=3 \
-    CMD ["python", "-c", "import os, sys, time; sys.exit(0 if time.time() - os.path.getmtime('/data/heartbeat') < 180 else 1)"]
+    CMD ["python", "-c", "import json, os, sys, time; p = '/data/heartbeat'; t = open(p).read(); sys.exit(0 if time.time() - os.path.getmtime(p) < 180 and not (t.startswith('{') and json.loads(t).get('dead')) else 1)"]
 
 CMD ["digestbot", "run"]

@@ -12,12 +12,13 @@ import logging
 import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, PlatformError, UsageError
 from bot.logs import setup_logging
-from bot.posting import split_channel
+from bot.posting import PostCutOff, split_channel
 from bot.progress import fetch_progress
 from bot.publisher import Publisher
 from bot.wiring import (
@@ -34,7 +35,9 @@ from digest.errors import ArxivUnavailable, DigestError
 from digest.ingest import ensure_window, ingest_feed_file, utc_now
 from digest.render import message_text, to_markdown, to_text
 from digest.windows import Window, parse_day, resolve_window
-from storage import StorageError
+from storage import Corpus, StorageError, open_corpus
+from storage.corpus import damaged_message
+from storage.errors import DatabaseDamaged, DatabaseReadOnly
 from storage.ledger import PostLedger
 
 EXIT_USAGE = 2  # the command or its input is wrong: fix it and run again
@@ -99,7 +102,9 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     window = resolve_window(since, until, utc_now(), config.digest.window_days)
     if args.post:
         return _post_digest(args, config, topic.name, window)
-    with corpus_for(config) as corpus:
+    # Only a digest shown from the corpus as it is can do without writing to it.
+    opener = corpus_for_reading if args.no_fetch else corpus_for
+    with opener(config) as corpus:
         service = digest_service(config, corpus)
         with fetch_progress(f"arXiv {topic.name} {window}") as bar:
             digest = service.build(
@@ -145,6 +150,13 @@ def _post_digest(args: argparse.Namespace, config: Config, topic: str, window: W
                     refetch=args.force,
                     progress=bar,
                 )
+    except PostCutOff as err:
+        then = (
+            "It is marked failed (digestbot posts lists it)."
+            if err.permanent
+            else "Run the same command again to finish it."
+        )
+        raise PlatformError(f"{err} {err.what_is_where()} {then}") from err
     finally:
         poster.close()
     print(publication.text(), file=sys.stderr)
@@ -169,9 +181,11 @@ def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
         raise UsageError('ask what? e.g. digestbot ask "which papers are about reward hacking?"')
     topic = config.topics.get(args.topic).name if args.topic else None
     llm_engine(config)  # a config mistake (engine without a key) fails before any work
-    with corpus_for(config) as corpus:
+    with corpus_for_reading(config) as corpus:
         fulltext = (
-            None if args.no_fulltext else FullTextFetcher(corpus, fulltext_settings(config))
+            None
+            if args.no_fulltext or corpus.read_only
+            else FullTextFetcher(corpus, fulltext_settings(config))
         )
         try:
             writer = answer_writer(config, fulltext)
@@ -207,15 +221,82 @@ def cmd_serve(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 
 def cmd_health(args: argparse.Namespace, config: Config, out: TextIO) -> int:
-    from bot.heartbeat import is_fresh
+    from bot.heartbeat import health
     from bot.run import heartbeat_path
 
-    path = heartbeat_path(config)
-    if is_fresh(path):
-        print(f"healthy: heartbeat {path} is fresh", file=out)
+    healthy, why = health(heartbeat_path(config))
+    print(f"{'healthy' if healthy else 'unhealthy'}: {why}", file=out)
+    return 0 if healthy else 1
+
+
+def corpus_for_reading(config: Config) -> Corpus:
+    """The corpus for a command that only reads: opened read-only when it cannot be
+    written (a read-only file, directory or mount), so reading still works."""
+    try:
+        return corpus_for(config)
+    except DatabaseReadOnly as err:
+        logging.getLogger(__name__).info("%s; opening it read-only", err)
+        return open_corpus(config.database.resolved_path(), read_only=True)
+
+
+def cmd_posts(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    """List posts that are pending (begun, not finished) or failed; --clear ID drops one."""
+    with corpus_for(config) as corpus:
+        ledger = PostLedger(corpus)
+        if args.clear is not None:
+            key = ledger.clear(args.clear)
+            if key is None:
+                raise UsageError(
+                    f"there is no pending or failed post {args.clear}: digestbot posts lists them"
+                )
+            print(
+                f"cleared post {args.clear}: {key.topic} {key.since} to {key.until} "
+                f"to {key.channel}; it will not be resumed",
+                file=out,
+            )
+            return 0
+        records = ledger.posts()
+    if not records:
+        print("no pending or failed posts", file=out)
         return 0
-    print(f"unhealthy: heartbeat {path} is missing or stale", file=out)
-    return 1
+    for r in records:
+        line = (
+            f"{r.id}  {r.state:<7}  {r.key.channel}  {r.key.topic}  {r.key.since} to "
+            f"{r.key.until}  {r.sent} message(s) in the channel  {r.updated_at}"
+        )
+        if r.error:
+            line += f"\n    {r.error}"
+        print(line, file=out)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    """Check the database's integrity (SQLite quick_check)."""
+    path = config.database.resolved_path()
+    with corpus_for_reading(config) as corpus:
+        problems = corpus.quick_check()
+    if problems:
+        raise DatabaseDamaged(damaged_message(str(path)) + f" ({problems[0]})")
+    print(f"the database {path} is sound (quick_check ok)", file=out)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    """Copy the database to PATH with SQLite's online backup (safe while the bot runs)."""
+    target = Path(args.path).expanduser()
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} exists; choose another path or add --force to replace it")
+    if target.resolve() == config.database.resolved_path().resolve():
+        raise UsageError("the backup path is the database itself; choose another path")
+    with corpus_for_reading(config) as corpus:
+        problems = corpus.quick_check()
+        if problems:
+            raise DatabaseDamaged(damaged_message(corpus.path) + " (not backed up)")
+        if target.exists():
+            target.unlink()
+        corpus.backup(target)
+    print(f"backed up {config.database.resolved_path()} to {target}", file=out)
+    return 0
 
 
 # -- parser -----------------------------------------------------------------------------------
@@ -315,6 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
     health = sub.add_parser("health", help="exit 0 if a running bot's heartbeat is fresh")
     health.set_defaults(handler=cmd_health)
+
+    posts = sub.add_parser("posts", help="list pending and failed posts; --clear ID drops one")
+    posts.add_argument(
+        "--clear", type=int, metavar="ID", help="drop this post: it is no longer resumed or listed"
+    )
+    posts.set_defaults(handler=cmd_posts)
+    check = sub.add_parser("check", help="check the database's integrity (exit 1 if damaged)")
+    check.set_defaults(handler=cmd_check)
+    backup = sub.add_parser("backup", help="copy the database to PATH (safe while the bot runs)")
+    backup.add_argument("path", metavar="PATH", help="the file to write the copy to")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    backup.set_defaults(handler=cmd_backup)
     return parser
 
 

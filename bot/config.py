@@ -130,6 +130,7 @@ class SchedulerConfig:
     grace_hours: float = 12.0
     admin_channel: str = ""
     heartbeat_path: str = ""
+    adapter_down_seconds: float = 300.0  # a chat connection down this long: exit unhealthy
 
 
 @dataclass(frozen=True)

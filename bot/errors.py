@@ -4,6 +4,10 @@ BotError                 anything the edges cannot do
 ├── ConfigError          the config file or environment is wrong; names the key to fix
 ├── UsageError           a command line or chat command that cannot be understood
 └── PlatformError        Slack or Discord refused or failed (translated SDK errors)
+    ├── PlatformRefused  refused for good (not in channel, no such channel, 403, bad token):
+    │                    retrying cannot help, so such a post is marked failed
+    └── ChannelMalformed a target that is not a channel at all ("discord:general"); also a
+                         UsageError, so the CLI exits 2
 """
 
 
@@ -21,3 +25,11 @@ class UsageError(BotError):
 
 class PlatformError(BotError):
     """A chat platform refused or failed a request."""
+
+
+class PlatformRefused(PlatformError):
+    """The platform refused in a way no retry can fix; the message says what to change."""
+
+
+class ChannelMalformed(PlatformError, UsageError):
+    """A post target that is not written as a channel of a platform."""

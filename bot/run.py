@@ -20,6 +20,7 @@ from typing import Protocol
 from bot.commands import Router
 from bot.config import Config, Subscription
 from bot.errors import ConfigError
+from bot.heartbeat import INTERVAL_SECONDS as HEARTBEAT_INTERVAL
 from bot.heartbeat import Heartbeat
 from bot.posting import split_channel
 from bot.publisher import Publisher
@@ -28,6 +29,8 @@ from bot.scheduler import WeeklyScheduler
 from bot.subscriptions import merge_subscriptions
 from digest.render import Block, Message, Span
 from storage import Corpus
+from storage.corpus import damaged_message
+from storage.errors import DatabaseDamaged
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
 
@@ -43,8 +46,14 @@ class Running:
     heartbeat: Heartbeat
     stoppers: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    interrupt: Callable[[], None] | None = None  # ends retry back-offs before shutdown waits
+    # Set when a chat connection stayed down past its limit: `serve_forever` then stops
+    # and exits 1, so the supervisor restarts the bot.
+    unhealthy: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
+        if self.interrupt is not None:
+            self.interrupt()
         # The scheduler first: shutdown waits for a weekly post in progress to finish.
         self.scheduler.shutdown()
         for name, stopper in reversed(self.stoppers):
@@ -88,6 +97,13 @@ def start(config: Config) -> Running:
             f"${config.slack.app_token_env} for Socket Mode) or ${config.discord.token_env}"
         )
     corpus = corpus_for(config)
+    # A file damaged inside still opens (its header is intact): find out now, not when a
+    # digest or a question first reads a bad page.
+    problems = corpus.quick_check()
+    if problems:
+        corpus.close()
+        log.error("quick_check: %s", "; ".join(problems[:5]))
+        raise DatabaseDamaged(damaged_message(corpus.path))
     service = digest_service(config, corpus)
     ledger, store = PostLedger(corpus), SubscriptionStore(corpus)
     fulltext = FullTextFetcher(corpus, fulltext_settings(config))
@@ -123,7 +139,17 @@ def start(config: Config) -> Running:
         on_subscriptions_changed=lambda: scheduler.sync(all_subscriptions(config, store)),
     )
 
-    running = Running(corpus, scheduler, Heartbeat(heartbeat_path(config)))
+    unhealthy = threading.Event()
+    down_limit = config.scheduler.adapter_down_seconds
+    heartbeat = Heartbeat(
+        heartbeat_path(config),
+        # Beat often enough that a connection down past its limit is noticed soon after.
+        min(HEARTBEAT_INTERVAL, max(1.0, down_limit / 3)),
+        down_limit=down_limit,
+        on_dead=lambda _names: unhealthy.set(),
+    )
+    running = Running(corpus, scheduler, heartbeat, unhealthy=unhealthy)
+    running.interrupt = runtime.stop
     running.stoppers.append(("full-text fetcher", fulltext.close))
     if secrets.slack_bot_token:
         _start_slack(config, router, publisher, notices, running)
@@ -170,6 +196,7 @@ def _start_slack(
     else:
         handler = connect_socket_mode(app, config)
         running.stoppers.append(("slack", lambda: (handler.close(), app.close())))
+        running.heartbeat.watch("slack", lambda: bool(handler.client.is_connected()))
         running.started.append("slack (Socket Mode)")
 
 
@@ -185,18 +212,36 @@ def _start_discord(
 
     client = build_client(router, config, publisher=publisher)
     notices.add_sender("discord", client.poster)
-    thread = threading.Thread(
-        target=run_discord, args=(client, config), name="discord", daemon=True
-    )
+
+    def run_logged() -> None:
+        # The gateway ending (unreachable, token revoked) is a logged line and a dead
+        # adapter for the heartbeat, not a thread traceback on stderr.
+        try:
+            run_discord(client, config)
+        except Exception as err:
+            log.error("the Discord connection ended: %s", err)
+
+    thread = threading.Thread(target=run_logged, name="discord", daemon=True)
     thread.start()
 
     def stop() -> None:
+        # Before (or after) its event loop runs, discord.py's `loop` is the MISSING sentinel,
+        # not None: test for a real loop, or shutdown fails on `.is_running`.
         loop = getattr(client, "loop", None)
-        if loop is not None and loop.is_running():
+        if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running():
             asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=15)
         thread.join(timeout=15)
 
     running.stoppers.append(("discord", stop))
+
+    # The gateway thread can die (or reconnect forever) while the process lives on;
+    # is_ready() stays True while discord.py retries, so the socket is asked too.
+    def discord_up() -> bool:
+        ws = getattr(client, "ws", None)
+        alive = thread.is_alive() and client.is_ready() and not client.is_closed()
+        return alive and ws is not None and bool(ws.open)
+
+    running.heartbeat.watch("discord", discord_up)
     running.started.append("discord")
 
 
@@ -247,16 +292,23 @@ class AdminNotices:
 def serve_forever(config: Config) -> int:
     """Run until SIGTERM or SIGINT; the `digestbot run` command."""
     running = start(config)
-    stop = threading.Event()
+    stop = running.unhealthy  # also set by a signal: one event wakes the main thread
 
     def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            return  # already stopping: a second signal is not news
         log.info("received %s, stopping", signal.Signals(signum).name)
+        signals.append(signum)
         stop.set()
 
+    signals: list[int] = []
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
         stop.wait()
     finally:
         running.stop()
+    if not signals:
+        log.error("exiting with status 1: a chat connection did not come back")
+        return 1
     return 0

@@ -73,6 +73,7 @@ class _ArxivClient(arxiv.Client):
         self._last_request: float | None = None
         self.requests_made = 0
         self.on_page: Progress | None = None
+        self.last_total = 0  # the totalResults arXiv claimed for the latest search
         self._received = 0
 
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> ParsedFeed:
@@ -97,6 +98,8 @@ class _ArxivClient(arxiv.Client):
                 self._sleep(pause)
                 continue
             self._received += len(feed.results)
+            if first_page:
+                self.last_total = feed.header.total_results
             if self.on_page is not None:
                 self.on_page(self._received, max(feed.header.total_results, self._received))
             return feed
@@ -128,7 +131,10 @@ class _ArxivClient(arxiv.Client):
             raise _Transient(str(err)) from None
         if feed.error is not None:
             raise ArxivQueryRejected(f"arXiv rejected the query: {feed.error}")
-        if not feed.results and not first_page:
+        # An empty page is arXiv's known flake. On the first page it is only final when the
+        # total agrees (0): an empty page that claims N results, taken at its word, became a
+        # posted "quiet week" that then blocked the real digest.
+        if not feed.results and (not first_page or feed.header.total_results > 0):
             raise _Transient("a page of results came back empty")
         return feed
 
@@ -176,6 +182,11 @@ class ArxivSource:
         """How many HTTP requests this source has sent (retries included)."""
         return self._client.requests_made
 
+    @property
+    def last_total(self) -> int:
+        """How many results arXiv said the latest search has (its totalResults)."""
+        return self._client.last_total
+
     def search(
         self, query: str, *, progress: Progress | None = None, limit: int | None = None
     ) -> list[Paper]:
@@ -188,8 +199,16 @@ class ArxivSource:
             # pushing earlier results onto the next page (one repeated, one never fetched).
             sort_order=arxiv.SortOrder.Ascending,
         )
+        self._client.last_total = 0
         papers = self._run(search, progress)
-        return list({paper.id: paper for paper in papers}.values())
+        unique = list({paper.id: paper for paper in papers}.values())
+        if not unique and self._client.last_total > 0 and limit != 0:
+            # Retries could not get a non-empty answer: never let it pass as an empty week.
+            raise ArxivUnavailable(
+                f"arXiv said {self._client.last_total} papers match but sent none; nothing "
+                "was stored, try again later"
+            )
+        return unique
 
     def by_ids(self, ids: Sequence[str]) -> list[Paper]:
         """The papers with these ids (bare or versioned); ids arXiv does not know are absent."""

@@ -23,12 +23,18 @@ class IngestReport:
     complete: bool = True
     filed: int = 0  # papers filed under the topic
     skipped: int = 0  # blank entries in a saved feed
+    expected: int = 0  # what arXiv's totalResults promised, when more than came
 
     def summary(self) -> str:
         c = self.counts
         text = f"{c.new} new, {c.updated} updated, {c.unchanged} unchanged"
         if self.source == "corpus":
             text += " (served from the corpus; arXiv was not asked)"
+        elif self.source == "arxiv" and self.expected > self.filed:
+            text += (
+                f" (incomplete: arXiv listed {self.expected} but sent {self.filed}; it will be "
+                "fetched again next time)"
+            )
         elif self.source == "arxiv" and not self.complete:
             text += " (window not fully announced yet: it will be fetched again next time)"
         return text
@@ -58,7 +64,10 @@ def ensure_window(
     fetched_at = clock()
     # arXiv sometimes answers a valid query with an empty page: an empty window is never
     # taken as final, so a flaky answer cannot become a permanent empty week.
-    complete = bool(papers) and is_settled(window, fetched_at)
+    # A window arXiv served partly (fewer papers than its totalResults) is stored but not
+    # final either, so the next run asks again.
+    expected = int(getattr(source, "last_total", 0) or 0)
+    complete = bool(papers) and len(papers) >= expected and is_settled(window, fetched_at)
     record = FetchRecord(
         topic=topic.name,
         since=window.since,
@@ -69,7 +78,13 @@ def ensure_window(
         paper_count=len(papers),
     )
     counts = corpus.store_fetch(papers, record)
-    return IngestReport(counts, source="arxiv", complete=complete, filed=len(papers))
+    return IngestReport(
+        counts,
+        source="arxiv",
+        complete=complete,
+        filed=len(papers),
+        expected=expected if expected > len(papers) else 0,
+    )
 
 
 def ingest_feed_file(corpus: Corpus, path: str | Path, topic: Topic | None = None) -> IngestReport:

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 HISTORY_WEEKS = 4  # how far back "What Is New" looks (in weeks, and in earlier digests)
 
 
+class WindowNotFetched(DigestError):
+    """A digest without fetching was asked for a window the corpus never fetched."""
+
+
 @dataclass
 class DigestService:
     """Everything a digest needs, wired once; used by the CLI, the commands and the scheduler."""
@@ -98,13 +102,15 @@ class DigestService:
         progress: Progress | None = None,
         force_fetch: bool = False,
         regenerate: bool = False,
-    ) -> tuple[Digest, int]:
+    ) -> tuple[Digest, int | None]:
         """`build`, also returning the stored digest's id (so no caller has to look it up
-        again, and cannot pick up another build's row)."""
+        again, and cannot pick up another build's row); None when the database is read-only
+        and the digest was shown, not kept."""
         topic = self.topics.get(topic_name)
         if fetch:
             self.ingest(topic, window, progress, force_fetch)
         papers = self.corpus.papers_in_window(window.since, window.until, topic.name)
+        gap = None if fetch else self._coverage_gap(topic, window, len(papers))
         if not regenerate:
             cached = self.cached(topic, window, papers)
             if cached is not None:
@@ -121,6 +127,11 @@ class DigestService:
         digest, removed = restrict_citations(digest)
         if removed:
             log.warning("removed citations of papers outside the window: %s", ", ".join(removed))
+        if gap is not None:
+            log.warning("%s", gap)
+            digest = with_note(digest, gap, heading="Incomplete window")
+        if self.corpus.read_only:
+            return digest, None  # a read-only database: the digest is shown, not kept
         digest_id = self.corpus.save_digest(
             topic=topic.name,
             since=window.since,
@@ -155,6 +166,40 @@ class DigestService:
         if listed != {p.id for p in papers}:
             return False
         return all(p.updated <= stored.generated_at for p in papers)
+
+    def _coverage_gap(self, topic: Topic, window: Window, stored: int) -> str | None:
+        """Why the corpus's papers may not be the whole window (for a digest built without
+        fetching), or None when fetches cover every day of it. Raises when the corpus has
+        never fetched any of it and holds nothing: that is not a quiet week."""
+        records = self.corpus.fetches_overlapping(topic.name, window.since, window.until)
+        if not records:
+            if stored == 0:
+                raise WindowNotFetched(
+                    f"the corpus has never fetched {topic.name} for {window}, so it cannot say "
+                    f"whether the week was quiet: run digestbot ingest {topic.name} --since "
+                    f"{window.since} --until {window.until} first, or leave out --no-fetch"
+                )
+            # Papers filed from saved feeds: the user chose that source, so it is the window.
+            return None
+        days = {
+            record.since + timedelta(days=offset)
+            for record in records
+            for offset in range((record.until - record.since).days + 1)
+        }
+        wanted = (window.until - window.since).days + 1
+        covered = sum(
+            1 for offset in range(wanted) if window.since + timedelta(days=offset) in days
+        )
+        promised = sum(
+            r.paper_count for r in records if r.since >= window.since and r.until <= window.until
+        )
+        if covered < wanted or not all(r.complete for r in records) or stored < promised:
+            return (
+                f"Incomplete window: the corpus holds {stored} papers of {topic.name} for "
+                f"{window}, from fetches covering {covered} of its {wanted} days, not all of "
+                "them final; fetch it again for the whole week."
+            )
+        return None
 
     def _synthesize(self, request: SynthesisRequest) -> Digest:
         engine = self.synthesizer or self.offline

@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 import sqlite_utils
 
-from storage.errors import DatabaseUnavailable, StorageError
+from storage.errors import DatabaseDamaged, DatabaseReadOnly, DatabaseUnavailable, StorageError
 from storage.ids import parse_arxiv_id
-from storage.migrations import migrate
+from storage.migrations import MIGRATIONS, applied, migrate
 from storage.records import FetchRecord, Paper
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
@@ -144,9 +145,11 @@ def fts_query(text: str, *, any_term: bool = False) -> str | None:
 class Corpus:
     """The papers, topic fetches and digests in one SQLite file; safe to share across threads."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: str, *, read_only: bool = False) -> None:
         self._db = db
         self.path = path
+        self.read_only = read_only  # opened with mode=ro: callers skip what only caches
+        self._depth = 0  # nesting of `writing` blocks (the lock is re-entrant)
         self._lock = threading.RLock()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -157,12 +160,14 @@ class Corpus:
             yield
         except sqlite3.OperationalError as err:
             if "readonly" in str(err) or "read-only" in str(err):
-                raise DatabaseUnavailable(
+                raise DatabaseReadOnly(
                     f"the database {self.path} is read-only: make it writable or point "
                     "DIGESTBOT_DB at another file"
                 ) from err
             raise StorageError(f"the database {self.path} failed: {err}") from err
         except sqlite3.DatabaseError as err:
+            if "malformed" in str(err):
+                raise DatabaseDamaged(damaged_message(self.path)) from err
             raise DatabaseUnavailable(
                 f"{self.path} is not a digestbot database ({err}): point DIGESTBOT_DB at "
                 "another file"
@@ -177,9 +182,61 @@ class Corpus:
     @contextmanager
     def writing(self) -> Iterator[sqlite_utils.Database]:
         """A transaction under the corpus lock: everything inside is written, or nothing is.
-        Other storage modules (ledger, subscriptions, full text) build on this."""
-        with self._lock, self._translated(), self._db.conn:
-            yield self._db
+        Other storage modules (ledger, subscriptions, full text) build on this.
+
+        The transaction is opened explicitly, and with SQLite's write lock taken at once
+        (BEGIN IMMEDIATE): sqlite-utils' write helpers commit on their own when no
+        transaction is open yet (a feed's papers were committed with none filed under the
+        topic), and a read followed by a write is one atomic step across processes (what
+        the post ledger's claims rely on). Nested use joins the outer transaction."""
+        with self._lock, self._translated():
+            conn = self._db.conn
+            if self._depth:
+                yield self._db
+                return
+            if conn.in_transaction:
+                # Something outside `writing` left a statement's implicit transaction open;
+                # end it, or BEGIN fails and this transaction would never commit.
+                conn.commit()
+            conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+            finally:
+                self._depth -= 1
+            conn.commit()
+
+    immediate = writing  # the name the ledger's claims use, for what they rely on
+
+    def quick_check(self) -> list[str]:
+        """SQLite's PRAGMA quick_check: [] when the file is sound, else what is damaged."""
+        with self._lock:
+            try:
+                rows = self._db.conn.execute("PRAGMA quick_check").fetchall()
+            except sqlite3.DatabaseError as err:  # damage can stop the check itself
+                return [str(err)]
+        problems = [str(row[0]) for row in rows]
+        return [] if problems == ["ok"] else problems
+
+    def backup(self, target: str | Path) -> None:
+        """Copy the database to `target` with SQLite's online backup API: a consistent copy
+        even while the bot writes."""
+        path = Path(target).expanduser()
+        try:
+            copy = sqlite3.connect(str(path))
+        except sqlite3.Error as err:
+            raise StorageError(f"cannot write the backup {path}: {err}") from err
+        try:
+            with self._lock:
+                self._db.conn.backup(copy)
+        except sqlite3.Error as err:
+            raise StorageError(f"the backup to {path} failed: {err}") from err
+        finally:
+            copy.close()
 
     def close(self) -> None:
         with self._lock:
@@ -221,11 +278,22 @@ class Corpus:
                 new_rows.append(_paper_row(paper, now))
             elif (paper.version, _iso(paper.updated)) > stored:
                 changed_rows.append(_paper_row(paper, now))
+        # Plain statements, not sqlite-utils' insert_all/update: those open `with conn:` blocks
+        # of their own, which commit the caller's transaction part-way (a kill or a full disk
+        # then left papers stored with none filed under their topic).
         if new_rows:
-            db["papers"].insert_all(new_rows)
-        for row in changed_rows:
-            row.pop("first_seen")
-            db["papers"].update(row["id"], row)
+            columns = list(new_rows[0])
+            db.conn.executemany(
+                f"INSERT INTO papers ({', '.join(columns)}) "
+                f"VALUES ({', '.join(':' + c for c in columns)})",
+                new_rows,
+            )
+        if changed_rows:
+            columns = [c for c in changed_rows[0] if c not in ("id", "first_seen")]
+            db.conn.executemany(
+                f"UPDATE papers SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE id = :id",
+                changed_rows,
+            )
         return UpsertCounts(
             new=len(new_rows),
             updated=len(changed_rows),
@@ -336,17 +404,21 @@ class Corpus:
         with self.writing() as db:
             counts = self._upsert(db, papers)
             self._add_to_topic(db, fetch.topic, [p.id for p in papers])
-            db["fetches"].upsert(
-                {
-                    "topic": fetch.topic,
-                    "since": fetch.since.isoformat(),
-                    "until": fetch.until.isoformat(),
-                    "query": fetch.query,
-                    "fetched_at": _iso(fetch.fetched_at),
-                    "complete": int(fetch.complete),
-                    "paper_count": fetch.paper_count,
-                },
-                pk=("topic", "since", "until"),
+            # A plain statement for the same reason as in _upsert: one transaction, no commit
+            # part-way.
+            db.conn.execute(
+                "INSERT OR REPLACE INTO fetches "
+                "(topic, since, until, query, fetched_at, complete, paper_count) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    fetch.topic,
+                    fetch.since.isoformat(),
+                    fetch.until.isoformat(),
+                    fetch.query,
+                    _iso(fetch.fetched_at),
+                    int(fetch.complete),
+                    fetch.paper_count,
+                ],
             )
             return counts
 
@@ -389,6 +461,29 @@ class Corpus:
             complete=bool(row["complete"]),
             paper_count=row["paper_count"],
         )
+
+    def fetches_overlapping(self, topic: str, since: date, until: date) -> list[FetchRecord]:
+        """Every recorded fetch of the topic whose window shares a day with since..until."""
+        with self.reading() as db:
+            rows = list(
+                db.query(
+                    "SELECT * FROM fetches WHERE topic = ? AND since <= ? AND until >= ? "
+                    "ORDER BY since",
+                    [topic, until.isoformat(), since.isoformat()],
+                )
+            )
+        return [
+            FetchRecord(
+                topic=row["topic"],
+                since=date.fromisoformat(row["since"]),
+                until=date.fromisoformat(row["until"]),
+                query=row["query"],
+                fetched_at=_parse_moment(row["fetched_at"]),
+                complete=bool(row["complete"]),
+                paper_count=row["paper_count"],
+            )
+            for row in rows
+        ]
 
     # -- digests ----------------------------------------------------------------------------
 
@@ -496,13 +591,20 @@ def _stored_digest(row: dict) -> StoredDigest:
     )
 
 
-def open_corpus(path: str | Path | None = None) -> Corpus:
+def damaged_message(path: str) -> str:
+    return f"the database {path} is damaged; restore it from a backup or re-create it"
+
+
+def open_corpus(path: str | Path | None = None, *, read_only: bool = False) -> Corpus:
     """Open (creating if needed) the corpus at `path`, or in memory for ":memory:".
 
     Enables WAL and applies pending migrations. Raises `DatabaseUnavailable` with a sentence
     the user can act on when the file is not SQLite, is read-only, or cannot be created.
+    With `read_only`, opens an existing, migrated file without writing anything to it.
     """
     target = str(path) if path is not None else str(default_database_path())
+    if read_only:
+        return _open_read_only(target)
     is_uri = target.startswith("file:")  # SQLite URI, e.g. file:/data/corpus.db?mode=ro
     if target != ":memory:" and not is_uri:
         parent = Path(target).expanduser().parent
@@ -536,3 +638,37 @@ def open_corpus(path: str | Path | None = None) -> Corpus:
         conn.close()
         raise
     return corpus
+
+
+def _open_read_only(target: str) -> Corpus:
+    if target.startswith("file:"):  # a SQLite URI names the file in its path part
+        target = unquote(urlsplit(target).path)
+    path = Path(target).expanduser()
+    if not path.is_file():
+        raise DatabaseUnavailable(f"there is no database at {path}")
+    # mode=ro reads a WAL database when its -shm file can be made; immutable=1 covers a
+    # read-only directory, where it cannot (nothing can be writing it then).
+    last: sqlite3.Error | None = None
+    for flags in ("mode=ro", "immutable=1"):
+        uri = f"{path.resolve().as_uri()}?{flags}"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=15)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as err:
+            last = err
+            continue
+        db = sqlite_utils.Database(conn)
+        corpus = Corpus(db, str(path), read_only=True)
+        try:
+            with corpus._translated():
+                missing = {name for name, _ in MIGRATIONS} - applied(db)
+        except StorageError:
+            conn.close()
+            raise
+        if missing:
+            conn.close()
+            raise DatabaseReadOnly(
+                f"the database {path} is read-only and needs upgrading: make it writable once"
+            )
+        return corpus
+    raise DatabaseUnavailable(f"cannot open the database {path} read-only: {last}")

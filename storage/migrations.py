@@ -218,6 +218,30 @@ def _questions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS question_papers_paper ON question_papers(paper_id)")
 
 
+def _post_claims(db: sqlite_utils.Database) -> None:
+    # One row per digest per channel: who is posting it now (owner + lease, so processes
+    # sharing the file post each part once, and a dead owner's claim lapses) and how it
+    # ended ("posting" until every part is sent, then "done"; "failed" when the platform
+    # refused for good, so it is not resumed at every start).
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS post_claims (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            state TEXT NOT NULL,            -- "posting", "done" or "failed"
+            owner TEXT,                     -- "host:pid:token" while claimed, else NULL
+            lease_until REAL NOT NULL,      -- unix time the claim lapses unless renewed
+            error TEXT NOT NULL,            -- the last failure, "" when none
+            updated_at TEXT NOT NULL,
+            UNIQUE (channel, topic, since, until)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_papers_and_fts", _papers),
     ("0002_topic_papers_and_fetches", _topic_fetches),
@@ -226,6 +250,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_subscriptions", _subscriptions),
     ("0006_fulltext_chunks", _fulltext_chunks),
     ("0007_questions", _questions),
+    ("0008_post_claims", _post_claims),
 ]
 
 

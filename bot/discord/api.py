@@ -10,7 +10,7 @@ import aiohttp
 import discord
 from discord.http import Route
 
-from bot.errors import PlatformError
+from bot.errors import PlatformError, PlatformRefused
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 
@@ -79,7 +79,7 @@ def platform_error(
     if isinstance(err, discord.LoginFailure) or (
         isinstance(err, discord.HTTPException) and err.status == 401
     ):
-        return PlatformError(
+        return PlatformRefused(
             f"cannot {action}: Discord rejected the bot token (401 Unauthorized); "
             f"set ${token_env} to the token of the bot on the Developer Portal"
         )
@@ -95,7 +95,7 @@ def platform_error(
             hint = f"give the bot {_REQUIRED} in that channel"
         else:
             hint = f"the bot needs {_REQUIRED}"
-        return PlatformError(f"cannot {action}: Discord says {_text(err)} ({hint})")
+        return PlatformRefused(f"cannot {action}: Discord says {_text(err)} ({hint})")
     if isinstance(err, discord.NotFound):
         if err.code == 10003:
             hint = "no channel with that id is visible to the bot; check the id"
@@ -103,7 +103,7 @@ def platform_error(
             hint = "the message was deleted"
         else:
             hint = "it does not exist"
-        return PlatformError(f"cannot {action}: Discord says {_text(err)} ({hint})")
+        return PlatformRefused(f"cannot {action}: Discord says {_text(err)} ({hint})")
     if isinstance(err, discord.DiscordServerError):
         return PlatformError(
             f"cannot {action}: Discord failed with HTTP {err.status}; try again later"

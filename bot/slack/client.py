@@ -20,7 +20,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.errors import PlatformError
+from bot.errors import PlatformError, PlatformRefused
 
 log = logging.getLogger(__name__)
 
@@ -125,25 +125,25 @@ def translate(
         response = err.response
         code = str(response.get("error") or f"HTTP {response.status_code}")
         if code == "not_in_channel":
-            return PlatformError(
+            return PlatformRefused(
                 f"Slack refused to {action}: the bot is not a member of {where}; "
                 "invite it there with /invite @digestbot"
             )
         if code == "channel_not_found":
-            return PlatformError(
+            return PlatformRefused(
                 f"Slack cannot find {where} (a private channel needs /invite @digestbot first; "
                 "check the channel id)"
             )
         if code == "is_archived":
-            return PlatformError(f"Slack refused to {action}: {where} is archived")
+            return PlatformRefused(f"Slack refused to {action}: {where} is archived")
         if code in _AUTH_ERRORS:
-            return PlatformError(
+            return PlatformRefused(
                 f"Slack refused the bot's token ({code}): set SLACK_BOT_TOKEN to the app's "
                 "Bot User OAuth Token (xoxb-...) and SLACK_APP_TOKEN to an xapp- app-level token"
             )
         if code == "missing_scope":
             needed = response.get("needed") or "a"
-            return PlatformError(
+            return PlatformRefused(
                 f"the Slack app lacks the {needed} scope to {action}; add it (slack/manifest.json "
                 "lists every scope) and reinstall the app"
             )
@@ -152,12 +152,12 @@ def translate(
                 f"Slack kept rate-limiting the bot's attempts to {action}; try again in a minute"
             )
         if code in _MALFORMED:
-            return PlatformError(
+            return PlatformRefused(
                 f"Slack rejected a message as malformed ({code}); this is a digestbot bug, "
                 "please report it"
             )
         if code in ("restricted_action", "ekm_access_denied", "team_access_not_granted"):
-            return PlatformError(
+            return PlatformRefused(
                 f"the workspace does not allow the bot to {action} in {where} ({code})"
             )
         return PlatformError(f"Slack refused to {action} ({code})")

@@ -371,7 +371,7 @@ class Resolver:
                     f"arXiv could not be reached to look up {', '.join(missing)}; try again later."
                 )
             else:
-                if papers:
+                if papers and not self._corpus.read_only:  # read-only: answer, don't cache
                     self._corpus.store_papers(papers)
                 fetched = {p.id: p for p in papers}
         elif missing:

@@ -7,21 +7,18 @@ weeks of tests/fixtures/digest and the error cases run everywhere.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from digest.feed import read_feed_file
 from digest.model import SECTION_KEYS, SECTION_TITLES
 from digest.topics import POST_TRAIN
 from tests.fakes.arxiv_server import FakeArxiv, FakeEntry, load_listing_entries
+from tests.support.cli import Run, cli_env, run
 from tests.support.paths import SHARED_ARXIV
 from tests.support.weeks import WEEK_A, WEEK_B, week_entries
 
@@ -43,38 +40,6 @@ CONTRACT_KEYS = {
     "sections",
     "papers",
 }
-
-
-@dataclass
-class Run:
-    """What one `digestbot` invocation did."""
-
-    code: int
-    out: str
-    err: str
-
-
-def run(*argv: str) -> Run:
-    """Run the CLI in-process, capturing what it writes to stdout and stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(list(argv), out=out)
-    return Run(code, out.getvalue(), err.getvalue())
-
-
-@contextlib.contextmanager
-def cli_env(home: Path, fake: FakeArxiv | None) -> Iterator[Path]:
-    """DIGESTBOT_DB in `home`, a config with no arXiv delay, the API URL at the fake."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(home)
-        config = home / "digestbot.toml"
-        config.write_text("[arxiv]\ndelay_seconds = 0\nbackoff_seconds = 0.01\n", "utf-8")
-        mp.setenv("DIGESTBOT_CONFIG", str(config))
-        mp.setenv("DIGESTBOT_DB", str(home / "corpus.db"))
-        # Nothing here may reach the real arXiv: a closed loopback port when there is no fake.
-        mp.setenv("DIGESTBOT_ARXIV_API_URL", fake.url if fake else "http://127.0.0.1:9/api/query")
-        mp.delenv("ANTHROPIC_API_KEY", raising=False)
-        yield home / "corpus.db"
 
 
 @pytest.fixture(scope="module")
@@ -221,17 +186,17 @@ class TestInventedWeeks:
         assert result.code == 0, result.err
         assert "Against the digest of 2026-06-08 to 2026-06-14" in result.out
 
-    def test_no_fetch_on_an_empty_corpus_is_an_empty_week(
+    def test_no_fetch_on_an_empty_corpus_is_not_a_quiet_week(
         self, fake: FakeArxiv, tmp_path: Path
     ) -> None:
-        """--no-fetch with nothing stored prints the short empty-week digest and asks nothing."""
+        """--no-fetch with nothing stored says the window was never fetched (a quiet week
+        cannot be told from one never asked for), exits non-zero and asks nothing."""
         with cli_env(tmp_path, fake):
             result = run("digest", "post-train", *WEEK_87, "--no-fetch")
 
-        assert result.code == 0, result.err
-        assert "No new papers on LLM Post-Train" in result.out
-        assert "0 papers" in result.out
-        assert "Run Metadata" in result.out and "Paper Catalog" not in result.out
+        assert result.code == 2 and result.out == ""
+        assert "has never fetched post-train for 2026-05-28 to 2026-06-03" in result.err
+        assert "No new papers" not in result.err
         assert fake.requests == []
 
 

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
 from bot.errors import PlatformError
 from bot.posting import post_digest, split_channel
-from digest.offline.engine import OfflineEngine
-from digest.synthesis import SynthesisRequest
-from digest.topics import POST_TRAIN
 from digest.windows import Window
 from storage.ledger import SENDING, LedgerKey, PostLedger
 from tests.fakes.poster import Crash, FakePoster
-from tests.support.papers import make_paper
+from tests.support.publishing import offline_digest as _digest
 
 WINDOW = Window(date(2026, 5, 28), date(2026, 6, 3))
-
-
-def _digest(n: int = 6):
-    papers = tuple(
-        make_paper(
-            f"2606.{i:05d}",
-            title=f"Method{i}: Reward Models for Step {i}",
-            abstract=f"We propose Method{i}, a reward model for reasoning step {i}. "
-            "Experiments show gains on math benchmarks. A limitation is the cost of labels.",
-        )
-        for i in range(1, n + 1)
-    )
-    request = SynthesisRequest(POST_TRAIN, WINDOW, papers, datetime(2026, 6, 4, tzinfo=UTC))
-    return OfflineEngine().synthesize(request)
 
 
 @pytest.fixture

@@ -4,60 +4,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.config import Subscription
 from bot.errors import PlatformError
-from bot.publisher import Publisher
 from bot.run import AdminNotices
-from bot.runtime import Runtime
 from bot.scheduler import Due
-from digest.arxiv_source import ArxivSettings, ArxivSource
 from digest.render import Message
-from digest.service import DigestService
-from digest.topics import POST_TRAIN, TopicCatalog
-from digest.windows import Window
-from storage import FetchRecord
-from storage.ledger import PostLedger
-from tests.fakes.poster import Crash, FakePoster
-from tests.support.papers import make_paper
-
-MONDAY_NINE = datetime(2026, 6, 8, 7, 0, tzinfo=UTC)  # 09:00 in Berlin
-WINDOW = Window(date(2026, 6, 1), date(2026, 6, 7))
-SUB = Subscription("slack:C1", "post-train", "mon", "09:00", "Europe/Berlin")
+from tests.fakes.poster import Crash
+from tests.support.runtime import MONDAY_NINE, SUB, make_runtime, poster
 
 
 @pytest.fixture
 def runtime(corpus):
-    papers = [
-        make_paper(
-            f"2606.0000{i}",
-            title=f"Tool{i}: Reward Models for LLM Post-Training",
-            abstract="We propose a reward model for post-training large language models.",
-            published=datetime(2026, 6, 3, tzinfo=UTC),
-        )
-        for i in range(1, 4)
-    ]
-    query = POST_TRAIN.window_query(*WINDOW.arxiv_range())
-    corpus.store_fetch(
-        papers, FetchRecord("post-train", WINDOW.since, WINDOW.until, query, MONDAY_NINE, True, 3)
-    )
-    unreachable = ArxivSource(
-        ArxivSettings(api_url="http://127.0.0.1:9/api/query", retries=0, delay_seconds=0)
-    )
-    service = DigestService(
-        corpus, TopicCatalog.with_builtins(), unreachable, clock=lambda: MONDAY_NINE
-    )
-    notices: list[str] = []
-    made = Runtime(Publisher(service, PostLedger(corpus), [FakePoster()]), notices.append)
-    made.notices = notices  # type: ignore[attr-defined]
-    return made
-
-
-def poster(runtime) -> FakePoster:
-    return runtime.publisher.poster("slack:C1")
+    return make_runtime(corpus)
 
 
 class TestWeeklyRun:

@@ -139,12 +139,35 @@ class TestPaging:
     def test_total_results_claiming_one_with_no_entries_is_handled(
         self, fake: FakeArxiv, shared_arxiv: Path
     ) -> None:
-        """The legacy feed with totalResults 1 and no entries gives [] without retrying."""
+        """The legacy feed with totalResults 1 and no entries is not taken at its word: it is
+        asked again, and only an answer whose total agrees (0 here) ends the search empty."""
         fake.enqueue((shared_arxiv / LEGACY_EMPTY_TOTAL_1).read_bytes())
         pauses: list[float] = []
 
         assert ArxivSource(settings(fake), sleep=pauses.append).search("all:electron") == []
-        assert len(fake.requests) == 1 and pauses == []
+        assert len(fake.requests) == 2 and pauses == [0.01]
+
+    def test_first_page_empty_but_claiming_results_is_retried(self, fake: FakeArxiv) -> None:
+        """An empty first page whose totalResults says 25 is transient: asked again, and the
+        papers arrive (it once became a posted "quiet week")."""
+        fake.add_entries(invented(25))
+        fake.empty_page_next()
+
+        papers = ArxivSource(settings(fake), sleep=lambda _: None).search("cat:cs.CL")
+
+        assert len(papers) == 25
+        assert [r.params["start"] for r in fake.requests] == ["0", "0", "10", "20"]
+
+    def test_first_page_always_empty_but_claiming_results_fails(self, fake: FakeArxiv) -> None:
+        """Still empty after every retry: ArxivUnavailable, never an empty result."""
+        fake.add_entries(invented(25))
+        fake.empty_page_next(times=10)
+
+        with pytest.raises(ArxivUnavailable, match="came back empty") as caught:
+            ArxivSource(settings(fake, retries=2), sleep=lambda _: None).search("cat:cs.CL")
+
+        assert "nothing was stored" in str(caught.value)
+        assert len(fake.requests) == 3
 
 
 class TestPoliteness:

@@ -67,7 +67,8 @@ def vertical_bar_lengths(image: np.ndarray, colors: Sequence[str]) -> list[int]:
 
 
 def assert_proportional(lengths: Sequence[int], counts: Sequence[int]) -> None:
-    """Bars are as long as their counts: the same ratios to the longest, within 3 px (anti-aliased ends)."""
+    """Bars are as long as their counts: the same ratios to the longest, within 3 px
+    (the ends are anti-aliased)."""
     assert len(lengths) == len(counts)
     scale = max(lengths) / max(counts)
     for length, count in zip(lengths, counts, strict=True):

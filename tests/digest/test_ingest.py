@@ -17,7 +17,7 @@ from digest.ingest import ensure_window, ingest_feed_file
 from digest.topics import POST_TRAIN, Topic
 from digest.windows import Window, settled_at
 from storage import Corpus
-from tests.fakes.arxiv_server import FakeArxiv, FakeEntry, load_listing_entries
+from tests.fakes.arxiv_server import FakeArxiv, FakeEntry, load_listing_entries, render_feed
 from tests.support.paths import FIXTURES, SHARED_ARXIV
 
 FEEDS = FIXTURES / "feeds"
@@ -465,3 +465,44 @@ class TestIngestFeedFile:
 
         assert report.counts.new == 3 and report.filed == len(filed)
         assert filed_under(corpus, "calibration") == filed
+
+
+class TestTotalsThatDisagree:
+    """arXiv's totalResults against what actually came: never an empty or silent short week."""
+
+    def test_an_always_empty_page_claiming_results_stores_nothing(
+        self, fake: FakeArxiv, corpus: Corpus
+    ) -> None:
+        fake.add_entries(INVENTED_WEEK)
+        fake.empty_page_next(times=20)
+
+        with pytest.raises(ArxivUnavailable, match="came back empty"):
+            ensure_window(corpus, source_for(fake), POST_TRAIN, WEEK, clock=at(SETTLED))
+
+        assert corpus.last_fetch("post-train", WEEK.since, WEEK.until) is None
+        assert corpus.count_papers() == 0
+
+    def test_fewer_papers_than_announced_is_an_incomplete_window(
+        self, fake: FakeArxiv, corpus: Corpus
+    ) -> None:
+        """Pages that repeat a paper (arXiv reshuffled while we paged) bring 6 of the 7
+        announced: stored, but not final, and the summary says so."""
+        on_topic = [e for e in INVENTED_WEEK if e.id in INVENTED_ON_TOPIC]
+        on_topic.sort(key=lambda e: e.published)
+        # Page 2 repeats the last of page 1, so its own last (the 6th) is never sent.
+        pages = [on_topic[0:3], on_topic[2:5], on_topic[6:7]]
+        fake.serve_by_start(
+            {
+                3 * n: render_feed(page, start=3 * n, max_results=3, total=len(on_topic))
+                for n, page in enumerate(pages)
+            }
+        )
+
+        report = ensure_window(
+            corpus, source_for(fake, page_size=3), POST_TRAIN, WEEK, clock=at(SETTLED)
+        )
+
+        assert (report.filed, report.expected, report.complete) == (6, 7, False)
+        assert "incomplete: arXiv listed 7 but sent 6" in report.summary()
+        record = corpus.last_fetch("post-train", WEEK.since, WEEK.until)
+        assert record is not None and not record.complete

@@ -16,7 +16,7 @@ from digest.errors import DigestError, SynthesisFailed, UnknownTopic
 from digest.model import Digest, Item, Section, cite
 from digest.offline.engine import OfflineEngine
 from digest.render import to_text
-from digest.service import DigestService
+from digest.service import DigestService, WindowNotFetched
 from digest.synthesis import SynthesisRequest
 from digest.topics import TopicCatalog
 from digest.windows import Window
@@ -128,12 +128,38 @@ class TestBuild:
         asked = len(fake.requests)
 
         again = service.build("post-train", WINDOW_A, fetch=False)
-        empty = service.build("post-train", WINDOW_B, fetch=False)
 
         assert len(fake.requests) == asked == 1
         assert service.source.requests_made == 1
         assert again.paper_count == 6
-        assert empty.paper_count == 0 and "No new papers" in empty.gist
+        assert not again.notes, "a fully fetched window is not flagged incomplete"
+
+    def test_no_fetch_of_a_never_fetched_window_is_not_a_quiet_week(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """Without fetching, a window the corpus never fetched raises instead of becoming a
+        stored "no new papers" digest."""
+        service = make_service(corpus, fake)
+
+        with pytest.raises(WindowNotFetched, match="never fetched post-train"):
+            service.build("post-train", WINDOW_B, fetch=False)
+
+        assert corpus.latest_digest("post-train", WINDOW_B.since, WINDOW_B.until) is None
+        assert fake.requests == []
+
+    def test_no_fetch_of_a_partly_fetched_window_says_it_is_incomplete(
+        self, corpus: Corpus, fake: FakeArxiv
+    ) -> None:
+        """Fetched for only some of its days, a window's digest says it is incomplete."""
+        service = make_service(corpus, fake)
+        part = Window(WINDOW_A.since, WINDOW_A.since.replace(day=WINDOW_A.since.day + 2))
+        service.build("post-train", part)
+
+        digest = service.build("post-train", WINDOW_A, fetch=False)
+
+        assert any(
+            "Incomplete window" in note and "3 of its 7 days" in note for note in digest.notes
+        ), digest.notes
 
     def test_settled_window_is_served_from_the_corpus(
         self, corpus: Corpus, fake: FakeArxiv
@@ -157,12 +183,16 @@ class TestBuild:
         assert len(corpus.digests("post-train")) == 1
 
     def test_without_a_source_fetching_is_an_error(self, corpus: Corpus) -> None:
-        """No arXiv source configured: build() refuses to fetch, build(fetch=False) works."""
+        """No arXiv source configured: build() refuses to fetch; build(fetch=False) works
+        from stored papers (and says a never-fetched, empty window was never fetched)."""
         service = make_service(corpus, None)
 
         with pytest.raises(DigestError, match="no arXiv source"):
             service.build("post-train", WINDOW_A)
-        assert service.build("post-train", WINDOW_A, fetch=False).paper_count == 0
+        with pytest.raises(WindowNotFetched):
+            service.build("post-train", WINDOW_A, fetch=False)
+        corpus.store_papers(PAPERS_A, "post-train", [p.id for p in PAPERS_A])
+        assert service.build("post-train", WINDOW_A, fetch=False).paper_count == 6
 
     def test_unknown_topic(self, corpus: Corpus, fake: FakeArxiv) -> None:
         """An unknown topic raises UnknownTopic naming the known ones, and asks nothing."""

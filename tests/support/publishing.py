@@ -3,15 +3,21 @@ chosen and posted by the one `Publisher`."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from bot.commands import Router
 from bot.config import Config
 from bot.posting import Poster, split_channel
 from bot.publisher import Publication, Publisher
 from bot.wiring import digest_service, poster_for
 from digest.model import Digest
+from digest.offline.engine import OfflineEngine
+from digest.synthesis import SynthesisRequest
+from digest.topics import POST_TRAIN
 from digest.windows import Window
 from storage import Corpus
 from storage.ledger import PostLedger
+from tests.support.papers import make_paper
 
 
 def store(corpus: Corpus, digest: Digest) -> int:
@@ -48,3 +54,21 @@ def publisher_for(router: Router, *posters: Poster) -> Publisher:
     """The Publisher `digestbot run` wires next to this router: same service and ledger
     (the adapters add their own posters to it)."""
     return Publisher(router.service, router.ledger, posters)
+
+
+POSTING_WINDOW = Window(date(2026, 5, 28), date(2026, 6, 3))
+
+
+def offline_digest(n: int = 6) -> Digest:
+    """The offline digest of n invented reward-model papers (a parent and its thread)."""
+    papers = tuple(
+        make_paper(
+            f"2606.{i:05d}",
+            title=f"Method{i}: Reward Models for Step {i}",
+            abstract=f"We propose Method{i}, a reward model for reasoning step {i}. "
+            "Experiments show gains on math benchmarks. A limitation is the cost of labels.",
+        )
+        for i in range(1, n + 1)
+    )
+    request = SynthesisRequest(POST_TRAIN, POSTING_WINDOW, papers, datetime(2026, 6, 4, tzinfo=UTC))
+    return OfflineEngine().synthesize(request)
