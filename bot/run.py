@@ -111,6 +111,8 @@ def start(config: Config) -> Running:
         window_days=config.digest.window_days,
         engine_name=service.synthesizer.name if service.synthesizer else "offline",
         on_subscriptions_changed=lambda: scheduler.sync(all_subscriptions(config, store)),
+        max_window_days=config.chat.max_window_days,
+        commands_per_minute=config.chat.commands_per_minute,
     )
 
     def post(digest: Digest, channel: str, digest_id: int | None, force: bool) -> PostOutcome:
@@ -145,10 +147,8 @@ def _start_slack(config, router, post, posters, running: Running) -> None:
     app = build_app(router, config, poster=poster, post=post)
     if config.slack.mode == "http":
         server = serve_http(app, config)
-        running.stoppers.append(
-            ("slack", lambda: (server.shutdown(), server.server_close(), app.close()))
-        )
-        running.started.append(f"slack (HTTP mode, port {server.server_address[1]})")
+        running.stoppers.append(("slack", lambda: (server.stop(), app.close())))
+        running.started.append(f"slack (HTTP mode at {server.url}/slack/events)")
     else:
         handler = connect_socket_mode(app, config)
         running.stoppers.append(("slack", lambda: (handler.close(), app.close())))
