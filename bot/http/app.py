@@ -151,7 +151,7 @@ class SlackEndpoint:
         self.verifier = SignatureVerifier(slack.signing_secret)
         self.guard = guard or ReplayGuard()
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         try:
             body = await read_body(request, self.settings)
             self._verify(request, body)
@@ -207,6 +207,6 @@ def build_app(
     """The ASGI app: Slack HTTP mode (when `slack` is given), `/healthz`, and `routes`."""
     table: list[BaseRoute] = [Route(HEALTH_PATH, _health_endpoint(health), methods=["GET"])]
     if slack is not None:
-        table.append(Route(SLACK_PATH, SlackEndpoint(slack, settings), methods=["POST"]))
+        table.append(Route(SLACK_PATH, SlackEndpoint(slack, settings).handle, methods=["POST"]))
     table.extend(routes)
     return Starlette(routes=table)
