@@ -38,7 +38,7 @@ from bot.discord.render import escape, reply_contents
 from bot.errors import BotError, ConfigError
 from bot.posting import PostOutcome, SerialPosts
 from digest.model import Digest
-from digest.safety import neutralize
+from digest.safety import neutralize, redact_tokens
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,8 @@ class DiscordHandlers:
 
 def question_thread_name(text: str) -> str:
     """A thread's name from the question: mentions and markup removed, at most 100 chars."""
-    name = neutralize(_MENTION.sub(" ", text or ""))
+    # A pasted token would be public in the thread's name: it is never written there.
+    name = neutralize(redact_tokens(_MENTION.sub(" ", text or "")))
     return (name[:97] + "...") if len(name) > 100 else (name or "Question")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from digest.model import cited_ids
 from digest.offline.text import about, sentences_of, split_sentences
@@ -27,7 +27,7 @@ from digest.qa.errors import FullTextUnavailable
 from digest.qa.fulltext import FullTextFetcher, Passage
 from digest.qa.resolve import Found, Resolution
 from digest.qa.text import stem, stems
-from digest.safety import looks_like_injection, neutralize
+from digest.safety import defang, looks_like_injection, neutralize
 from digest.shortnames import short_names
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def display_names(found: Sequence[Found]) -> dict[str, str]:
     """Short names for the papers of an answer: the name a digest used when one did,
     else one made from the title (distinct within the answer)."""
     papers = list({f.paper.id: f.paper for f in found}.values())
-    names = short_names(papers)
+    # Names come from defanged titles, as in digests: a title is untrusted text.
+    names = short_names([replace(p, title=defang(p.title)) for p in papers])
     for item in found:
         if item.naming is not None and item.naming.short_name:
             names[item.paper.id] = item.naming.short_name
@@ -182,7 +183,7 @@ def _card(found: Found, names: dict[str, str]) -> list[Line]:
     )
     lines = [
         Line("heading", f"[[{paper.id}]]"),
-        Line("paragraph", neutralize(paper.title)),
+        Line("paragraph", defang(paper.title)),
         Line("paragraph", facts),
     ]
     if found.naming is not None:
@@ -269,7 +270,7 @@ class ExtractiveAnswerer:
             if said and said.startswith(f"[[{paper.id}]]"):
                 text = f"[[{paper.id}]] {where}{said[len(paper.id) + 4 :]}"
             else:
-                text = f"[[{paper.id}]] {where}: {neutralize(paper.title)}"
+                text = f"[[{paper.id}]] {where}: {defang(paper.title)}"
             lines.append(Line("bullet", text))
         if _missing(resolution):
             lines.append(Line("paragraph", _missing_sentence(resolution)))
@@ -288,7 +289,7 @@ class ExtractiveAnswerer:
         if suggestions:
             lines.append(Line("paragraph", "Closest matches:"))
             lines += [
-                Line("bullet", f"[[{f.paper.id}]]: {neutralize(f.paper.title)}")
+                Line("bullet", f"[[{f.paper.id}]]: {defang(f.paper.title)}")
                 for f in suggestions
             ]
         else:
