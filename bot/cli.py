@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.config import Config, load_config
+from bot.config import Config, is_channel, load_config
 from bot.delivery import deliver
 from bot.errors import BotError, ConfigError, PlatformError, UsageError
 from bot.logs import setup_logging
@@ -98,7 +98,12 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     until = parse_day(args.until, "--until") if args.until else None
     window = resolve_window(since, until, utc_now(), config.digest.window_days)
     if args.post:
-        split_channel(args.post)  # a malformed channel fails before any work is done
+        if not is_channel(args.post):  # a user's mistake: said before any work is done
+            raise UsageError(
+                f"--post {args.post!r} is not a channel: write slack:CHANNEL_ID (like "
+                "slack:C0123ABCD) or discord:CHANNEL_ID (digits, like discord:123456789012345678)"
+            )
+        split_channel(args.post)
     with corpus_for(config) as corpus:
         service = digest_service(config, corpus)
         stored = corpus.latest_digest(topic.name, window.since, window.until) if args.post else None
@@ -202,6 +207,15 @@ def cmd_health(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 # -- parser -----------------------------------------------------------------------------------
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("digestbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digestbot",
@@ -214,13 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (else $DIGESTBOT_CONFIG, else ./config.toml, else built-in defaults)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--version", action="version", version=f"digestbot {_version()}")
+    # The same options after the command ("digestbot topics --config x.toml"). SUPPRESS:
+    # a subcommand that was not given them leaves the top-level values alone.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    topics = sub.add_parser("topics", help="list the topics and their arXiv queries")
+    topics = sub.add_parser(
+        "topics", parents=[common], help="list the topics and their arXiv queries"
+    )
     topics.set_defaults(handler=cmd_topics)
 
     ingest = sub.add_parser(
         "ingest",
+        parents=[common],
         help="fetch a topic's window from arXiv, or store a saved API response, into the corpus",
     )
     ingest.add_argument("topic", nargs="?", help="topic name, e.g. post-train")
@@ -240,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=cmd_ingest)
 
-    digest = sub.add_parser("digest", help="build a topic's digest for a window and print it")
+    digest = sub.add_parser(
+        "digest", parents=[common], help="build a topic's digest for a window and print it"
+    )
     digest.add_argument("topic", help="topic name, e.g. post-train")
     digest.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC), inclusive")
     digest.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC), inclusive")
@@ -265,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.set_defaults(handler=cmd_digest)
 
-    ask = sub.add_parser("ask", help="answer a question about papers from the corpus")
+    ask = sub.add_parser(
+        "ask", parents=[common], help="answer a question about papers from the corpus"
+    )
     ask.add_argument("question", nargs="+", help='e.g. "what does GRAIL do?" or 2606.04889')
     ask.add_argument("--topic", metavar="TOPIC", help="look only among this topic's papers")
     ask.add_argument(
@@ -281,9 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.set_defaults(handler=cmd_ask)
 
-    run = sub.add_parser("run", help="run the bot: Slack and/or Discord, scheduler, commands")
+    run = sub.add_parser(
+        "run", parents=[common], help="run the bot: Slack and/or Discord, scheduler, commands"
+    )
     run.set_defaults(handler=cmd_run)
-    health = sub.add_parser("health", help="exit 0 if a running bot's heartbeat is fresh")
+    health = sub.add_parser(
+        "health", parents=[common], help="exit 0 if a running bot's heartbeat is fresh"
+    )
     health.set_defaults(handler=cmd_health)
     return parser
 

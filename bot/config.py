@@ -405,7 +405,8 @@ def _topic(raw: Any, index: int) -> Topic:
         )
     for category in categories:
         if not is_category(category):
-            close = difflib.get_close_matches(category, sorted(CATEGORIES), n=1)
+            same = [c for c in CATEGORIES if c.lower() == category.lower()]
+            close = same or difflib.get_close_matches(category, sorted(CATEGORIES), n=1)
             hint = f'did you mean "{close[0]}"?' if close else 'e.g. "cs.CL"'
             raise ConfigError(
                 f'config: {where}.categories has "{category}", which is not an arXiv '
@@ -452,7 +453,7 @@ _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "satur
 
 
 def weekday(text: str) -> str:
-    """"mon", "Monday" or "MON" as "mon"; anything else ("monkey") is returned as written,
+    """ "mon", "Monday" or "MON" as "mon"; anything else ("monkey") is returned as written,
     for `check_subscription` to reject by name."""
     lower = text.strip().lower()
     if lower in WEEKDAYS:
@@ -463,6 +464,12 @@ def weekday(text: str) -> str:
 
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def is_channel(channel: str) -> bool:
+    """Whether `channel` names a platform and a channel id ("slack:C0123ABCD",
+    "discord:123456789012345678"), as subscriptions, --post and admin_channel need."""
+    return bool(_CHANNEL.match(channel))
 
 
 def check_subscription(sub: Subscription, topics: TopicCatalog, where: str) -> None:
@@ -552,11 +559,13 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             if explicit:
-                where = "drop --config"
-            else:  # the path came from the environment: say which variable named it
-                where = f"unset DIGESTBOT_CONFIG (it is set to {str(path)!r})"
+                raise ConfigError(
+                    f"config file {path} not found; copy config.example.toml there or drop --config"
+                ) from None
+            # The path came from the environment: say which variable named it.
             raise ConfigError(
-                f"config file {path} not found; copy config.example.toml there or {where}"
+                f"config file {path} (named by $DIGESTBOT_CONFIG) not found; copy "
+                "config.example.toml there or unset DIGESTBOT_CONFIG"
             ) from None
         except OSError as err:
             raise ConfigError(f"cannot read the config file {path}: {err.strerror}") from None
