@@ -146,13 +146,36 @@ def _start_slack(config, router, post, posters, running: Running) -> None:
     posters["slack"] = poster
     app = build_app(router, config, poster=poster, post=post)
     if config.slack.mode == "http":
-        server = serve_http(app, config)
+        server = serve_http(app, config, health=lambda: health_check(config, running))
         running.stoppers.append(("slack", lambda: (server.stop(), app.close())))
         running.started.append(f"slack (HTTP mode at {server.url}/slack/events)")
     else:
         handler = connect_socket_mode(app, config)
         running.stoppers.append(("slack", lambda: (handler.close(), app.close())))
         running.started.append("slack (Socket Mode)")
+
+
+def health_check(config: Config, running: Running) -> tuple[bool, dict[str, object]]:
+    """What /healthz answers: the database answers a query and the heartbeat is fresh
+    (the scheduler and the process are alive); and which adapters were started."""
+    import sqlite3
+
+    from bot.heartbeat import is_fresh
+
+    try:  # a connection of its own: /healthz runs on a server thread
+        path = config.database.resolved_path()
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2) as db:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        database = "ok"
+    except sqlite3.Error as err:
+        database = f"error: {err}"
+    heartbeat = is_fresh(running.heartbeat.path)
+    details: dict[str, object] = {
+        "database": database,
+        "heartbeat": "fresh" if heartbeat else "stale",
+        "adapters": list(running.started),
+    }
+    return database == "ok" and heartbeat, details
 
 
 def _start_discord(config, router, post, posters, running: Running) -> None:

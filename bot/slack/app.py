@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,9 @@ from digest.render import Block, Message, Span
 from storage import StorageError
 
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from bot.http.app import HealthCheck
     from bot.http.server import HttpServer
 
 log = logging.getLogger(__name__)
@@ -386,16 +389,26 @@ def run_socket_mode(app: SlackApp, config: Config, stop: threading.Event | None 
         app.close()
 
 
-def serve_http(app: SlackApp, config: Config, *, port: int | None = None) -> HttpServer:
-    """Start HTTP mode: the ASGI app of bot.http with Slack at /slack/events, served by
-    uvicorn on `http.host`:`http.port` (`port` overrides; 0 picks a free one)."""
+def serve_http(
+    app: SlackApp,
+    config: Config,
+    *,
+    port: int | None = None,
+    health: HealthCheck | None = None,
+    routes: Sequence[BaseRoute] = (),
+) -> HttpServer:
+    """Start HTTP mode: the ASGI app of bot.http with Slack at /slack/events (and /healthz
+    answered by `health`, and `routes`), served by uvicorn on `http.host`:`http.port`
+    (`port` overrides; 0 picks a free one)."""
     from bot.http.app import build_app as build_http_app
     from bot.http.server import serve
 
     if not config.secrets.slack_signing_secret:
         raise ConfigError(_missing_signing_secret(config))
     settings = config.http if port is None else replace(config.http, port=port)
-    return serve(build_http_app(slack=app, settings=settings), settings)
+    return serve(
+        build_http_app(slack=app, routes=routes, health=health, settings=settings), settings
+    )
 
 
 def run_http(
