@@ -339,8 +339,10 @@ def build_app(
     bolt = App(
         client=poster.client,
         signing_secret=secret.reveal(),
-        # Listeners run on `listeners` after dispatch returns the ack; they only hand over.
-        process_before_response=False,
+        # Our listeners only ack and hand the work to the bot's pools, so they run inside
+        # dispatch: with process_before_response=False Bolt would hop to `listeners` and
+        # poll for the ack every 10 ms, which under 50 parallel requests cost p99 130 ms.
+        process_before_response=True,
         listener_executor=listeners,
         name="digestbot",
     )
