@@ -19,6 +19,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import discord
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 # (digest, channel like "discord:123", stored digest id, force) -> what the post did
 PostFunction = Callable[[Digest, str, int | None, bool], PostOutcome]
 
+SLOW_WORKERS = 4  # digest builds and questions at once
 QUESTION_THREAD_ARCHIVE_MINUTES = 1440  # a day: question threads are short-lived
 _MENTION = re.compile(r"<@[!&]?\d+>")
 _FAILED = "Something went wrong on the bot's side; the details are in its log. Try again later."
@@ -67,6 +69,15 @@ class DiscordHandlers:
         self.poster = DiscordPoster.borrow(client)
         self._post_digest = post or self._default_post
         self._serial = SerialPosts()
+        # Bounded pools of their own (not asyncio's shared default executor): digest builds
+        # and questions on one, quick commands on the other, so that "help" never waits
+        # behind four digests being built.
+        self._slow = ThreadPoolExecutor(max_workers=SLOW_WORKERS, thread_name_prefix="dc-slow")
+        self._quick = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dc-quick")
+
+    async def _in_pool(self, text: str, work: Callable[[], Reply]) -> Reply:
+        pool = self._quick if self._router.is_quick(text) else self._slow
+        return await asyncio.get_running_loop().run_in_executor(pool, work)
 
     # -- slash commands -------------------------------------------------------------------------
 
@@ -83,7 +94,7 @@ class DiscordHandlers:
         await interaction.response.defer(thinking=True)
         context = self.interaction_context(interaction)
         try:
-            reply = await asyncio.to_thread(self._router.route, text, context)
+            reply = await self._in_pool(text, lambda: self._router.route(text, context))
             await self._answer_interaction(interaction, reply, context)
         except BotError as err:
             await self._followups(interaction, [escape(str(err))], ephemeral=True)
@@ -174,7 +185,9 @@ class DiscordHandlers:
         with contextlib.suppress(discord.HTTPException):
             await where.typing()
         try:
-            reply = await asyncio.to_thread(self._router.mention, message.content, context)
+            reply = await self._in_pool(
+                "ask", lambda: self._router.mention(message.content, context)
+            )
             if reply.digest is not None:
                 outcome = await self._post(reply, context)
                 contents = [_posted_text(reply, outcome)]
