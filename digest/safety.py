@@ -16,11 +16,11 @@ _CHAT_MARKUP = re.compile(r"<[!@#][^>]*>")  # chat mentions: <!channel>, <@U123>
 _ANGLE_LINK = re.compile(r"<(?:https?|mailto)[^|>]*\|([^>]*)>")  # <https://x|label>
 # Only the mass-mention words lose their "@" here ("@everyone" -> "everyone"): every other
 # "@" is ordinary text ("pass@k", "NDCG@5", "user@example.com") and must survive. Renderers
-# break the platform's own ping forms on top of this (Slack escapes `<`; Discord sends no
-# allowed mentions).
+# break each chat platform's own ping forms on top of this.
 _MASS_MENTION = re.compile(r"@+(?=(?:everyone|here|channel|group)\b)", re.IGNORECASE)
-# Strings shaped like credentials a user might paste by mistake: Slack bot/user/app tokens,
-# Anthropic and OpenAI keys, Discord bot tokens (three base64url parts joined by dots).
+# Strings shaped like credentials a user might paste by mistake: chat bot, user and app
+# tokens (xoxb-, xoxp-, xapp-), LLM API keys (sk-, sk-ant-), and bot tokens made of three
+# base64url parts joined by dots.
 _TOKEN = re.compile(
     r"\bxox[abposr]-[A-Za-z0-9-]{8,}"
     r"|\bxapp-[A-Za-z0-9-]{8,}"
@@ -63,7 +63,7 @@ def neutralize(text: str) -> str:
 
 def has_token(text: str) -> bool:
     """Whether the text holds something shaped like a secret token (xoxb-, xapp-, sk-ant-,
-    a Discord bot token): such text must never be repeated in a public message."""
+    a dotted bot token): such text must never be repeated in a public message."""
     return bool(_TOKEN.search(text or ""))
 
 
