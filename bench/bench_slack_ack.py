@@ -11,6 +11,9 @@ per channel, as in production) to a loopback Slack (tests/fakes/slack_server.py)
 real slack_sdk, `--force` re-posts, questions, help and status. Requests are sent
 back-to-back from one thread (`--rate` spaces them), which is far denser than people type.
 
+Then `help`, `topics` and `status` over the real server (uvicorn on loopback) while four
+digest builds are held in a deliberately slow synthesizer: request to reply at Slack.
+
 Then the same over the network, against a real `digestbot run` process in HTTP mode
 (uvicorn on loopback, the bench corpus, the loopback Slack): `--http-requests` signed
 requests (500) from `--parallel` (50) client threads, each on a new connection, timed from
@@ -52,11 +55,13 @@ from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.poster import SlackPoster
 from digest.arxiv_source import ArxivSettings, ArxivSource
+from digest.model import Digest
 from digest.render import Block, Message, Span
 from digest.service import DigestService
+from digest.synthesis import SynthesisRequest
 from digest.topics import POST_TRAIN, TopicCatalog
 from digest.windows import Window
-from storage import FetchRecord, Paper, open_corpus
+from storage import Corpus, FetchRecord, Paper, open_corpus
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
 from tests.fakes.slack_server import FakeSlack
@@ -190,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.skip_dispatch:
         dispatch_phase(args)
+    quick_phase()
     http_phase(args)
     return 0
 
@@ -289,6 +295,104 @@ def dispatch_phase(args: argparse.Namespace) -> None:
     console.print(f"p50={p50:.1f}ms p95={p95:.1f}ms p99={p99:.1f}ms runs={len(latencies)}")
 
 
+# -- quick commands beside slow digests --------------------------------------------------------
+
+
+class HeldEngine:
+    """A deliberately slow synthesizer: the offline engine, held until released, so four
+    digest builds occupy every slow worker for as long as the measurement lasts."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        import threading
+
+        from digest.offline.engine import OfflineEngine
+
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+        self.engine = OfflineEngine()
+
+    def synthesize(self, request: SynthesisRequest) -> Digest:
+        self.started.release()
+        self.release.wait(120)
+        return self.engine.synthesize(request)
+
+
+def quick_phase(samples: int = 15) -> None:
+    """help, topics and status over the real server (uvicorn on loopback) while four digests
+    are being built: time from sending the request to the reply arriving at Slack."""
+    from bot.config import HttpConfig
+    from bot.http.app import build_app as build_http_app
+    from bot.http.server import serve
+
+    commands = ("help", "topics", "status")
+    # A channel per request: Slack's one-message-a-second pacing per channel is not measured.
+    quick_channels = [f"C0QUICK{c}X{i}" for c in range(len(commands)) for i in range(samples)]
+    windows = windows_of_the_bench()
+    held = HeldEngine()
+    verifier = SignatureVerifier(SECRET)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeSlack(channels=[*CHANNELS, *quick_channels]) as fake,
+        open_corpus(Path(tmp) / "bench.db") as corpus,
+    ):
+        seed_corpus(corpus, windows)
+        unreachable = ArxivSource(ArxivSettings(api_url="http://127.0.0.1:9/api/query", retries=0))
+        service = DigestService(
+            corpus, TopicCatalog.with_builtins(), unreachable, synthesizer=held, clock=lambda: NOW
+        )
+        router = Router(
+            service=service,
+            subscriptions=SubscriptionStore(corpus),
+            ledger=PostLedger(corpus),
+            answer=answer,
+            clock=lambda: NOW,
+            commands_per_minute=1_000_000,
+        )
+        env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET}
+        config = parse_config({"slack": {"mode": "http"}}, env, source="bench")
+        poster = SlackPoster(make_client("xoxb-test", fake.base_url))
+        app = build_app(router, config, poster=poster, env={})
+        settings = HttpConfig(port=0)
+        server = serve(build_http_app(slack=app, settings=settings), settings)
+        figures: dict[str, list[float]] = {}
+        try:
+            for n, window in enumerate(windows[:4]):
+                text = f"post-train --since {window.since} --until {window.until}"
+                one_request(server.port, form_body(text, CHANNELS[n]), verifier)
+            for _ in range(4):
+                held.started.acquire(timeout=60)
+            for c, command in enumerate(commands):
+                for channel in quick_channels[c * samples : (c + 1) * samples]:
+                    seen = len(fake.posts()) + len(fake.ephemerals())
+                    started = time.perf_counter()
+                    one_request(server.port, form_body(command, channel), verifier)
+                    fake.wait_for(lambda f, s=seen: len(f.posts()) + len(f.ephemerals()) > s, 10)
+                    figures.setdefault(command, []).append((time.perf_counter() - started) * 1000)
+            still_held = not held.release.is_set()
+        finally:
+            held.release.set()
+            app.wait_idle(120)
+            server.stop()
+            app.close()
+    table = results_table(
+        "quick commands while 4 digests are being built (request to reply at Slack, ms)",
+        ["command", "samples", "median", "max", "target"],
+    )
+    for command, values in figures.items():
+        median = percentile(values, 50)
+        table.add_row(
+            command,
+            str(len(values)),
+            f"{median:.1f}",
+            f"{max(values):.1f}",
+            f"< {TARGET_P99_MS:.0f} {verdict(median, TARGET_P99_MS, higher_is_better=False)}",
+        )
+    console.print(table)
+    console.print(f"· all four digests still in synthesis while measured: {still_held}")
+
+
 # -- over the network: a real `digestbot run` in HTTP mode -----------------------------------
 
 
@@ -299,15 +403,19 @@ def windows_of_the_bench() -> list[Window]:
     ]
 
 
+def seed_corpus(corpus: Corpus, windows: list[Window]) -> None:
+    for week, window in enumerate(windows):
+        papers = corpus_papers(week, window.since)
+        query = POST_TRAIN.window_query(*window.arxiv_range())
+        record = FetchRecord(
+            "post-train", window.since, window.until, query, NOW, True, len(papers)
+        )
+        corpus.store_fetch(papers, record)
+
+
 def seed(db: Path, windows: list[Window]) -> None:
     with open_corpus(db) as corpus:
-        for week, window in enumerate(windows):
-            papers = corpus_papers(week, window.since)
-            query = POST_TRAIN.window_query(*window.arxiv_range())
-            record = FetchRecord(
-                "post-train", window.since, window.until, query, NOW, True, len(papers)
-            )
-            corpus.store_fetch(papers, record)
+        seed_corpus(corpus, windows)
 
 
 def free_port() -> int:
