@@ -11,16 +11,34 @@ per channel, as in production) to a loopback Slack (tests/fakes/slack_server.py)
 real slack_sdk, `--force` re-posts, questions, help and status. Requests are sent
 back-to-back from one thread (`--rate` spaces them), which is far denser than people type.
 
+Then `help`, `topics` and `status` over the real server (uvicorn on loopback) while four
+digest builds are held in a deliberately slow synthesizer: request to reply at Slack.
+
+Then the same over the network, against a real `digestbot run` process in HTTP mode
+(uvicorn on loopback, the bench corpus, the loopback Slack): `--http-requests` signed
+requests (500) from `--parallel` (50) client threads, each on a new connection, timed from
+connect to the response: resets (connections refused, reset or closed without a reply),
+p50/p95/p99, and duplicated digest threads once the work behind has drained. Last, the
+same process is sent three unsigned 200 MB bodies (declared with their length, with
+`Content-Length: -1`, and chunked) and its peak RSS (VmHWM) is read before and after.
+
     .venv/bin/python bench/bench_slack_ack.py [--requests 200] [--rate 0]
+        [--http-requests 500] [--parallel 50] [--attack-mb 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +48,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
 from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bench.common import console, header, percentile, results_table, verdict
+from bench.common import REPO, console, header, percentile, results_table, verdict
 from bot.commands import Router
 from bot.config import parse_config
 from bot.publisher import Publisher
@@ -38,16 +56,20 @@ from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.poster import SlackPoster
 from digest.arxiv_source import ArxivSettings, ArxivSource
+from digest.model import Digest
 from digest.render import Block, Message, Span
 from digest.service import DigestService
+from digest.synthesis import SynthesisRequest
 from digest.topics import POST_TRAIN, TopicCatalog
 from digest.windows import Window
-from storage import FetchRecord, Paper, open_corpus
+from storage import Corpus, FetchRecord, Paper, open_corpus
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
 from tests.fakes.slack_server import FakeSlack
 
 TARGET_P99_MS = 100.0
+TARGET_PEAK_RSS_MB = 150.0
+ADMIN = "U0BENCH"  # the bench's user is an admin: its workload includes --force re-posts
 SECRET = "bench-signing-secret"
 NOW = datetime(2026, 6, 8, 9, 0, tzinfo=UTC)
 WEEKS = 6
@@ -125,7 +147,7 @@ def signed_command(text: str, channel: str, verifier: SignatureVerifier) -> Bolt
         {
             "command": "/digest",
             "text": text,
-            "user_id": "U0BENCH",
+            "user_id": ADMIN,
             "channel_id": channel,
             "team_id": "T0FAKE",
             "api_app_id": "A0FAKE",
@@ -167,7 +189,19 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=float, default=0.0, help="requests per second (0: back-to-back)"
     )
     parser.add_argument("--drain", type=float, default=300.0, help="max seconds to finish work")
+    parser.add_argument("--http-requests", type=int, default=500, help="requests over HTTP")
+    parser.add_argument("--parallel", type=int, default=50, help="client threads over HTTP")
+    parser.add_argument("--attack-mb", type=int, default=200, help="size of the unsigned bodies")
+    parser.add_argument("--skip-dispatch", action="store_true", help="only the HTTP phases")
     args = parser.parse_args(argv)
+    if not args.skip_dispatch:
+        dispatch_phase(args)
+    quick_phase()
+    http_phase(args)
+    return 0
+
+
+def dispatch_phase(args: argparse.Namespace) -> None:
     header(
         "bench_slack_ack: /digest acknowledgement through Bolt's dispatch",
         [
@@ -204,13 +238,15 @@ def main(argv: list[str] | None = None) -> int:
             ledger=PostLedger(corpus),
             answer=answer,
             clock=lambda: NOW,
+            # One user sends every request here: the per-user limit is not what is measured.
+            commands_per_minute=1_000_000,
         )
         env = {
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_SIGNING_SECRET": SECRET,
             "DIGESTBOT_SLACK_API_URL": fake.base_url,
         }
-        config = parse_config({"slack": {"mode": "http"}}, env, source="bench")
+        config = parse_config({"slack": {"mode": "http", "admins": [ADMIN]}}, env, source="bench")
         poster = SlackPoster(make_client("xoxb-test", fake.base_url))
         app = build_app(
             router, config, poster=poster, publisher=Publisher(service, router.ledger), env={}
@@ -260,7 +296,387 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print("· mix: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()))
     console.print(f"p50={p50:.1f}ms p95={p95:.1f}ms p99={p99:.1f}ms runs={len(latencies)}")
-    return 0
+
+
+# -- quick commands beside slow digests --------------------------------------------------------
+
+
+class HeldEngine:
+    """A deliberately slow synthesizer: the offline engine, held until released, so four
+    digest builds occupy every slow worker for as long as the measurement lasts."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        import threading
+
+        from digest.offline.engine import OfflineEngine
+
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+        self.engine = OfflineEngine()
+
+    def synthesize(self, request: SynthesisRequest) -> Digest:
+        self.started.release()
+        self.release.wait(120)
+        return self.engine.synthesize(request)
+
+
+def quick_phase(samples: int = 15) -> None:
+    """help, topics and status over the real server (uvicorn on loopback) while four digests
+    are being built: time from sending the request to the reply arriving at Slack."""
+    from bot.config import HttpConfig
+    from bot.http.app import build_app as build_http_app
+    from bot.http.server import serve
+
+    commands = ("help", "topics", "status")
+    # A channel per request: Slack's one-message-a-second pacing per channel is not measured.
+    quick_channels = [f"C0QUICK{c}X{i}" for c in range(len(commands)) for i in range(samples)]
+    windows = windows_of_the_bench()
+    held = HeldEngine()
+    verifier = SignatureVerifier(SECRET)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeSlack(channels=[*CHANNELS, *quick_channels]) as fake,
+        open_corpus(Path(tmp) / "bench.db") as corpus,
+    ):
+        seed_corpus(corpus, windows)
+        unreachable = ArxivSource(ArxivSettings(api_url="http://127.0.0.1:9/api/query", retries=0))
+        service = DigestService(
+            corpus, TopicCatalog.with_builtins(), unreachable, synthesizer=held, clock=lambda: NOW
+        )
+        router = Router(
+            service=service,
+            subscriptions=SubscriptionStore(corpus),
+            ledger=PostLedger(corpus),
+            answer=answer,
+            clock=lambda: NOW,
+            commands_per_minute=1_000_000,
+        )
+        env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET}
+        config = parse_config({"slack": {"mode": "http"}}, env, source="bench")
+        poster = SlackPoster(make_client("xoxb-test", fake.base_url))
+        app = build_app(
+            router, config, poster=poster, publisher=Publisher(service, router.ledger), env={}
+        )
+        settings = HttpConfig(port=0)
+        server = serve(build_http_app(slack=app, settings=settings), settings)
+        figures: dict[str, list[float]] = {}
+        try:
+            for n, window in enumerate(windows[:4]):
+                text = f"post-train --since {window.since} --until {window.until}"
+                one_request(server.port, form_body(text, CHANNELS[n]), verifier)
+            for _ in range(4):
+                held.started.acquire(timeout=60)
+            for c, command in enumerate(commands):
+                for channel in quick_channels[c * samples : (c + 1) * samples]:
+                    seen = len(fake.posts()) + len(fake.ephemerals())
+                    started = time.perf_counter()
+                    one_request(server.port, form_body(command, channel), verifier)
+                    fake.wait_for(lambda f, s=seen: len(f.posts()) + len(f.ephemerals()) > s, 10)
+                    figures.setdefault(command, []).append((time.perf_counter() - started) * 1000)
+            still_held = not held.release.is_set()
+        finally:
+            held.release.set()
+            app.wait_idle(120)
+            server.stop()
+            app.close()
+    table = results_table(
+        "quick commands while 4 digests are being built (request to reply at Slack, ms)",
+        ["command", "samples", "median", "max", "target"],
+    )
+    for command, values in figures.items():
+        median = percentile(values, 50)
+        table.add_row(
+            command,
+            str(len(values)),
+            f"{median:.1f}",
+            f"{max(values):.1f}",
+            f"< {TARGET_P99_MS:.0f} {verdict(median, TARGET_P99_MS, higher_is_better=False)}",
+        )
+    console.print(table)
+    console.print(f"· all four digests still in synthesis while measured: {still_held}")
+
+
+# -- over the network: a real `digestbot run` in HTTP mode -----------------------------------
+
+
+def windows_of_the_bench() -> list[Window]:
+    return [
+        Window(date(2026, 6, 1) - timedelta(days=7 * w), date(2026, 6, 7) - timedelta(days=7 * w))
+        for w in range(WEEKS)
+    ]
+
+
+def seed_corpus(corpus: Corpus, windows: list[Window]) -> None:
+    for week, window in enumerate(windows):
+        papers = corpus_papers(week, window.since)
+        query = POST_TRAIN.window_query(*window.arxiv_range())
+        record = FetchRecord(
+            "post-train", window.since, window.until, query, NOW, True, len(papers)
+        )
+        corpus.store_fetch(papers, record)
+
+
+def seed(db: Path, windows: list[Window]) -> None:
+    with open_corpus(db) as corpus:
+        seed_corpus(corpus, windows)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_bot(tmp: Path, fake: FakeSlack, port: int) -> subprocess.Popen:
+    config = tmp / "config.toml"
+    config.write_text(
+        "\n".join(
+            [
+                "[slack]",
+                'mode = "http"',
+                f'admins = ["{ADMIN}"]',
+                "[http]",
+                'host = "127.0.0.1"',
+                f"port = {port}",
+                "[chat]",
+                "commands_per_minute = 1000000",  # one bench user sends everything
+            ]
+        )
+        + "\n"
+    )
+    env = {
+        **os.environ,
+        "DIGESTBOT_CONFIG": str(config),
+        "DIGESTBOT_DB": str(tmp / "bench.db"),
+        "DIGESTBOT_SLACK_API_URL": fake.base_url,
+        "DIGESTBOT_ARXIV_API_URL": "http://127.0.0.1:9/api/query",
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+    }
+    env.pop("DISCORD_TOKEN", None)
+    log = (tmp / "bot.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if "digestbot running" in (tmp / "bot.log").read_text():
+            return process
+        if process.poll() is not None:
+            raise SystemExit(f"digestbot run exited: {(tmp / 'bot.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("digestbot run did not start within 120 s")
+
+
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) of a process in MB, from /proc (VmRSS, VmHWM)."""
+    values = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                values[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
+
+
+def form_body(text: str, channel: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(
+        {
+            "command": "/digest",
+            "text": text,
+            "user_id": ADMIN,
+            "channel_id": channel,
+            "team_id": "T0FAKE",
+            "api_app_id": "A0FAKE",
+            "response_url": "",
+        }
+    )
+
+
+def one_request(port: int, body: str, verifier: SignatureVerifier) -> tuple[float, int | str]:
+    """One signed POST on a new connection: (milliseconds, status or the failure's name)."""
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": verifier.generate_signature(timestamp=stamp, body=body) or "",
+    }
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", "/slack/events", body=body.encode(), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        outcome: int | str = response.status
+    except (OSError, http.client.HTTPException) as err:
+        outcome = type(err).__name__
+    finally:
+        connection.close()
+    return (time.perf_counter() - started) * 1000, outcome
+
+
+def thread_counts(fake: FakeSlack) -> Counter[tuple[str, str, str]]:
+    """Digest parents per (channel, since, until)."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for channel in CHANNELS:
+        for parent in fake.top_level(channel):
+            payload = (parent.get("metadata") or {}).get("event_payload", {})
+            if payload.get("part") == "parent":
+                counts[(channel, payload.get("since", ""), payload.get("until", ""))] += 1
+    return counts
+
+
+def settle(fake: FakeSlack, quiet: float, deadline: float) -> bool:
+    """Wait until Slack has received nothing new for `quiet` seconds; False at the deadline."""
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(fake.posts()) + len(fake.ephemerals())
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def send_unsigned(port: int, head: bytes, body_mb: int, chunked: bool) -> str:
+    """Send `body_mb` MB after `head` (as chunks when `chunked`) until the server stops
+    reading; the status line it answered, or what happened."""
+    block = b"x" * (1 << 20)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        try:
+            sock.sendall(head)
+            for _ in range(body_mb):
+                sock.sendall(b"100000\r\n" + block + b"\r\n" if chunked else block)
+            if chunked:
+                sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server refused and closed: what it answered is read below
+        try:
+            answer = sock.recv(200)
+        except OSError as err:
+            return type(err).__name__
+    return answer.split(b"\r\n", 1)[0].decode(errors="replace") or "closed"
+
+
+def http_phase(args: argparse.Namespace) -> None:
+    windows = windows_of_the_bench()
+    plan = workload(args.http_requests, windows)
+    forced = Counter(
+        (channel, str(windows[(i // len(CHANNELS)) % len(windows)].since))
+        for i, (text, channel) in enumerate(plan)
+        if "--force" in text
+    )
+    verifier = SignatureVerifier(SECRET)
+    with tempfile.TemporaryDirectory() as tmp, FakeSlack(channels=CHANNELS) as fake:
+        seed(Path(tmp) / "bench.db", windows)
+        port = free_port()
+        process = start_bot(Path(tmp), fake, port)
+        try:
+            one_request(port, form_body("help", CHANNELS[0]), verifier)  # warm-up, untimed
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+                results = list(
+                    pool.map(lambda item: one_request(port, form_body(*item), verifier), plan)
+                )
+            sent_in = time.perf_counter() - started
+            drained = settle(fake, 8.0, time.monotonic() + args.drain)
+            counts = thread_counts(fake)
+            duplicates = sum(
+                max(0, n - 1 - forced[(channel, since)])
+                for (channel, since, _until), n in counts.items()
+            )
+            _, busy_peak = peak_rss_mb(process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        # The attack on a fresh process, so its peak is the attack's and not the digests'.
+        process = start_bot(Path(tmp), fake, port)
+        try:
+            one_request(port, form_body("help", CHANNELS[0]), verifier)
+            before_attack, before_peak = peak_rss_mb(process.pid)
+            mb = args.attack_mb
+            attacks = {
+                f"Content-Length {mb} MB": (
+                    f"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                    f"{mb << 20}\r\n\r\n".encode(),
+                    False,
+                ),
+                "Content-Length -1": (
+                    b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                    False,
+                ),
+                "chunked": (
+                    b"POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    True,
+                ),
+            }
+            answers = {
+                name: send_unsigned(port, head, mb, chunked)
+                for name, (head, chunked) in attacks.items()
+            }
+            after_attack, after_peak = peak_rss_mb(process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    latencies = [ms for ms, _ in results]
+    outcomes = Counter(outcome for _, outcome in results)
+    resets = sum(n for outcome, n in outcomes.items() if not isinstance(outcome, int))
+    p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
+    table = results_table(
+        f"HTTP: {len(plan)} signed requests, {args.parallel} in parallel, to `digestbot run`",
+        ["requests", "resets", "p50 ms", "p95 ms", "p99 ms", "max ms", "dup threads", "target"],
+    )
+    table.add_row(
+        str(len(results)),
+        str(resets),
+        f"{p50:.1f}",
+        f"{p95:.1f}",
+        f"{p99:.1f}",
+        f"{max(latencies):.1f}",
+        str(duplicates),
+        f"p99 < {TARGET_P99_MS:.0f} {verdict(p99, TARGET_P99_MS, higher_is_better=False)}, "
+        f"0 resets {verdict(-resets, 0, higher_is_better=True)}, "
+        f"0 dup {verdict(-duplicates, 0, higher_is_better=True)}",
+    )
+    console.print(table)
+    console.print(
+        f"· statuses {dict(outcomes)}; sent in {sent_in:.2f} s; work "
+        f"{'drained' if drained else 'NOT drained'}: {sum(counts.values())} digest threads"
+    )
+    rss = results_table(
+        f"peak RSS of `digestbot run` under unsigned {args.attack_mb} MB bodies",
+        ["peak after load MB", "fresh peak MB", "peak after attack MB", "target"],
+    )
+    rss.add_row(
+        f"{busy_peak:.0f}",
+        f"{before_peak:.0f}",
+        f"{after_peak:.0f}",
+        f"< {TARGET_PEAK_RSS_MB:.0f} "
+        f"{verdict(after_peak, TARGET_PEAK_RSS_MB, higher_is_better=False)}",
+    )
+    console.print(rss)
+    console.print("· answers: " + "; ".join(f"{k}: {v}" for k, v in answers.items()))
+    console.print(
+        f"http p50={p50:.1f}ms p95={p95:.1f}ms p99={p99:.1f}ms resets={resets} "
+        f"duplicates={duplicates} peak_rss_mb={after_peak:.0f} "
+        f"(rss before attack {before_attack:.0f}, after {after_attack:.0f})"
+    )
 
 
 if __name__ == "__main__":

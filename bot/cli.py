@@ -302,6 +302,15 @@ def cmd_backup(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 # -- parser -----------------------------------------------------------------------------------
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("digestbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digestbot",
@@ -314,13 +323,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (else $DIGESTBOT_CONFIG, else ./config.toml, else built-in defaults)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--version", action="version", version=f"digestbot {_version()}")
+    # The same options after the command ("digestbot topics --config x.toml"). SUPPRESS:
+    # a subcommand that was not given them leaves the top-level values alone.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    topics = sub.add_parser("topics", help="list the topics and their arXiv queries")
+    topics = sub.add_parser(
+        "topics", parents=[common], help="list the topics and their arXiv queries"
+    )
     topics.set_defaults(handler=cmd_topics)
 
     ingest = sub.add_parser(
         "ingest",
+        parents=[common],
         help="fetch a topic's window from arXiv, or store a saved API response, into the corpus",
     )
     ingest.add_argument("topic", nargs="?", help="topic name, e.g. post-train")
@@ -340,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=cmd_ingest)
 
-    digest = sub.add_parser("digest", help="build a topic's digest for a window and print it")
+    digest = sub.add_parser(
+        "digest", parents=[common], help="build a topic's digest for a window and print it"
+    )
     digest.add_argument("topic", help="topic name, e.g. post-train")
     digest.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC), inclusive")
     digest.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC), inclusive")
@@ -370,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.set_defaults(handler=cmd_digest)
 
-    ask = sub.add_parser("ask", help="answer a question about papers from the corpus")
+    ask = sub.add_parser(
+        "ask", parents=[common], help="answer a question about papers from the corpus"
+    )
     ask.add_argument("question", nargs="+", help='e.g. "what does GRAIL do?" or 2606.04889')
     ask.add_argument("--topic", metavar="TOPIC", help="look only among this topic's papers")
     ask.add_argument(
@@ -386,25 +412,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.set_defaults(handler=cmd_ask)
 
-    run = sub.add_parser("run", help="run the bot: Slack and/or Discord, scheduler, commands")
+    run = sub.add_parser(
+        "run", parents=[common], help="run the bot: Slack and/or Discord, scheduler, commands"
+    )
     run.set_defaults(handler=cmd_run)
-    serve = sub.add_parser("serve", help="serve the digest pages (archive, search, feed)")
+    serve = sub.add_parser(
+        "serve", parents=[common], help="serve the digest pages (archive, search, feed)"
+    )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
     )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.set_defaults(handler=cmd_serve)
-    health = sub.add_parser("health", help="exit 0 if a running bot's heartbeat is fresh")
+    health = sub.add_parser(
+        "health", parents=[common], help="exit 0 if a running bot's heartbeat is fresh"
+    )
     health.set_defaults(handler=cmd_health)
 
-    posts = sub.add_parser("posts", help="list pending and failed posts; --clear ID drops one")
+    posts = sub.add_parser(
+        "posts", parents=[common], help="list pending and failed posts; --clear ID drops one"
+    )
     posts.add_argument(
         "--clear", type=int, metavar="ID", help="drop this post: it is no longer resumed or listed"
     )
     posts.set_defaults(handler=cmd_posts)
-    check = sub.add_parser("check", help="check the database's integrity (exit 1 if damaged)")
+    check = sub.add_parser(
+        "check", parents=[common], help="check the database's integrity (exit 1 if damaged)"
+    )
     check.set_defaults(handler=cmd_check)
-    backup = sub.add_parser("backup", help="copy the database to PATH (safe while the bot runs)")
+    backup = sub.add_parser(
+        "backup", parents=[common], help="copy the database to PATH (safe while the bot runs)"
+    )
     backup.add_argument("path", metavar="PATH", help="the file to write the copy to")
     backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
     backup.set_defaults(handler=cmd_backup)

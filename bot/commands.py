@@ -10,18 +10,20 @@ from __future__ import annotations
 import logging
 import re
 import shlex
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.config import WEEKDAYS, ConfigError, Subscription, check_subscription
+from bot.config import WEEKDAYS, ConfigError, Subscription, check_subscription, weekday
 from bot.errors import UsageError
 from bot.publisher import PostRequest
 from bot.subscriptions import merge_subscriptions
 from digest.errors import DigestError, InvalidWindow, UnknownTopic
 from digest.ingest import utc_now
 from digest.render import Block, Message, Span
-from digest.safety import neutralize
+from digest.safety import has_token, neutralize
 from digest.service import DigestService
 from digest.windows import Window, default_window, parse_day
 from storage import StorageError
@@ -30,6 +32,17 @@ from storage.subscriptions import StoredSubscription, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
+RATE_PERIOD = timedelta(minutes=1)
+# Commands whose work is quick (no digest build, no question answering): adapters run them
+# apart from the slow ones so that they answer at once while digests are being built.
+QUICK_COMMANDS = frozenset(
+    {"", "help", "-h", "--help", "topics", "status", "history", "subscribe", "unsubscribe"}
+)
+TOKEN_WARNING = (
+    "That message holds something shaped like a secret token (xoxb-, xapp-, sk-ant-, a "
+    "Discord token), so I did nothing with it and repeat none of it. If it is a real token, "
+    "revoke it now."
+)
 MAX_QUESTION = 2000  # characters of a question we look at; the rest is ignored
 
 USAGE = """\
@@ -39,7 +52,7 @@ USAGE = """\
 /digest ask QUESTION        answer from the papers, with citations
 /digest topics              the topics and their arXiv queries
 /digest history TOPIC       earlier digests of TOPIC
-/digest status              what the bot holds and runs
+/digest status [all]        what the bot holds, and this channel's subscriptions (all: admins)
 /digest subscribe TOPIC [weekly] [mon] [09:00] [Europe/Berlin]   weekly posts here (admins)
 /digest unsubscribe [TOPIC]                                      stop them (admins)
 Mention the bot with a question, or an arXiv id, to ask about a paper."""
@@ -137,9 +150,24 @@ class Router:
     engine_name: str = "offline"
     clock: Callable[[], datetime] = utc_now
     on_subscriptions_changed: Callable[[], None] = lambda: None
+    max_window_days: int = 31
+    commands_per_minute: int = 10
+    _recent: dict[tuple[str, str], deque[datetime]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _recent_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def is_quick(self, text: str) -> bool:
+        """Whether a command answers without building a digest or answering a question, so
+        an adapter may run it beside slow work instead of queueing it behind."""
+        words = (text or "").split()
+        return (words[0].lower() if words else "") in QUICK_COMMANDS
 
     def route(self, text: str, context: Context) -> Reply:
         """Answer a `/digest` command; never raises for bad input."""
+        refused = self._refuse(text, context)
+        if refused is not None:
+            return refused
         try:
             return self._route(text, context)
         except (UsageError, ConfigError, UnknownTopic, InvalidWindow) as err:
@@ -148,8 +176,42 @@ class Router:
             log.warning("command %r failed: %s", text, err)
             return text_reply(f"Sorry, that did not work: {err}", ephemeral=True)
 
+    def _refuse(self, text: str, context: Context) -> Reply | None:
+        """The reply to a command that must not run: one carrying a token (never repeated,
+        not even as a question), or one over the user's rate limit."""
+        if has_token(text or ""):
+            return text_reply(TOKEN_WARNING, ephemeral=True)
+        wait = self._rate_wait(context)
+        if wait is not None:
+            return text_reply(
+                f"You have sent {self.commands_per_minute} commands in the last minute; "
+                f"please wait {wait} s and try again.",
+                ephemeral=True,
+            )
+        return None
+
+    def _rate_wait(self, context: Context) -> int | None:
+        """Count this command against its user's limit: None when it may run, else the
+        seconds until it may (refused commands do not count)."""
+        now = self.clock()
+        key = (context.platform, context.user)
+        with self._recent_lock:
+            recent = self._recent.setdefault(key, deque())
+            while recent and now - recent[0] >= RATE_PERIOD:
+                recent.popleft()
+            if len(recent) >= self.commands_per_minute:
+                return max(1, int((recent[0] + RATE_PERIOD - now).total_seconds() + 0.999))
+            recent.append(now)
+            if len(self._recent) > 10_000:  # forget users who have gone quiet
+                for stale in [k for k, v in self._recent.items() if not v]:
+                    del self._recent[stale]
+            return None
+
     def mention(self, text: str, context: Context) -> Reply:
         """Answer a question asked by mentioning the bot (in a thread or a channel)."""
+        refused = self._refuse(text, context)
+        if refused is not None:
+            return refused
         question = re.sub(r"<@[A-Z0-9]+>|<@!?\d+>", "", text or "").strip()
         if not question:
             return text_reply("Ask me about a paper: an arXiv id, a paper's name, or a question.")
@@ -171,7 +233,7 @@ class Router:
         if command == "topics":
             return self._topics()
         if command == "status":
-            return self._status()
+            return self._status(args, context)
         if command == "history":
             return self._history(args, context)
         if command in ("subscribe", "unsubscribe"):
@@ -192,6 +254,19 @@ class Router:
     def _digest(self, topic_name: str, args: Sequence[str], context: Context) -> Reply:
         topic = self.service.topics.get(topic_name)
         window, force = parse_window(args, default_window(self.clock(), self.window_days))
+        if force and not context.is_admin:
+            # --force rebuilds and re-posts: a cost only the bot's admins may ask for.
+            return text_reply(
+                "Only the bot's admins can use --force; without it, the digest already "
+                "posted here is linked instead of posted again.",
+                ephemeral=True,
+            )
+        days = (window.until - window.since).days + 1
+        if days > self.max_window_days:
+            raise UsageError(
+                f"that window is {days} days; a digest from chat covers at most "
+                f"{self.max_window_days} days (the command line has no such limit)"
+            )
         # Which digest (stored or built) is the Publisher's rule, applied when it posts.
         return Reply(post=PostRequest(topic.name, window, force))
 
@@ -219,13 +294,23 @@ class Router:
             lines.append(f"{topic.name}: {topic.title}\narXiv query: {topic.query()}")
         return text_reply("\n\n".join(lines), title="Topics")
 
-    def _status(self) -> Reply:
+    def _status(self, args: Sequence[str], context: Context) -> Reply:
         corpus = self.service.corpus
+        everywhere = bool(args) and args[0].lower() == "all"
+        if everywhere and not context.is_admin:
+            return text_reply(
+                "Only the bot's admins can see every channel's subscriptions; "
+                "/digest status shows this channel's.",
+                ephemeral=True,
+            )
         subs = self._all_subscriptions()
+        if not everywhere:  # other channels' subscriptions are not this channel's business
+            subs = [s for s in subs if s.channel == context.channel]
+        where = "all channels" if everywhere else "this channel"
         lines = [
             f"Corpus: {corpus.count_papers()} papers.",
             f"Synthesis: {self.engine_name}.",
-            f"Subscriptions: {len(subs)}"
+            f"Subscriptions in {where}: {len(subs)}"
             + (
                 ": "
                 + "; ".join(
@@ -278,16 +363,16 @@ class Router:
                 "/digest subscribe post-train mon 09:00 Europe/Berlin"
             )
         topic, rest = args[0], [a for a in args[1:] if a.lower() != "weekly"]
-        weekday, time, timezone = "mon", "09:00", "UTC"
+        day, time, timezone = "mon", "09:00", "UTC"
         for word in rest:
             lower = word.lower()
-            if lower[:3] in WEEKDAYS and lower.isalpha():
-                weekday = lower[:3]
+            if weekday(lower) in WEEKDAYS:
+                day = weekday(lower)
             elif re.match(r"^\d{1,2}:\d{2}$", word):
                 time = word.zfill(5)
             else:
                 timezone = word
-        sub = Subscription(context.channel, topic, weekday, time, timezone)
+        sub = Subscription(context.channel, topic, day, time, timezone)
         check_subscription(sub, self.service.topics, "subscribe")
         self.subscriptions.add(
             StoredSubscription(
@@ -296,7 +381,7 @@ class Router:
         )
         self.on_subscriptions_changed()
         return text_reply(
-            f"Subscribed: {topic} every {weekday} at {time} ({timezone}) in this channel."
+            f"Subscribed: {topic} every {day} at {time} ({timezone}) in this channel."
         )
 
     def _unsubscribe(self, args: Sequence[str], context: Context) -> Reply:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
+from digest.arxiv_categories import CATEGORIES, is_category
 from digest.topics import Topic, TopicCatalog
 from storage import default_database_path
 
@@ -141,6 +142,30 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """The HTTP edge (Slack HTTP mode, /healthz, web pages): where it listens and the
+    limits that keep a slow or hostile client from holding it."""
+
+    host: str = "127.0.0.1"  # loopback unless asked: "0.0.0.0" exposes it (the Dockerfile)
+    port: int = 3000
+    max_body_bytes: int = 1 << 20  # Slack's payloads are far smaller
+    max_header_bytes: int = 16 << 10
+    header_timeout_seconds: float = 10.0  # a connection must send its request headers in this
+    body_timeout_seconds: float = 10.0  # and its body in this
+    keep_alive_seconds: float = 5.0
+    backlog: int = 2048
+    max_connections: int = 1000
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """Limits on what chat commands may ask of the bot."""
+
+    max_window_days: int = 31  # the longest window a chat command may ask a digest of
+    commands_per_minute: int = 10  # per user; more are answered with a request to wait
+
+
+@dataclass(frozen=True)
 class Subscription:
     channel: str
     topic: str
@@ -180,6 +205,8 @@ class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
     topics: TopicCatalog = field(default_factory=TopicCatalog.with_builtins)
     subscriptions: tuple[Subscription, ...] = ()
     secrets: Secrets = field(default_factory=Secrets)
@@ -327,6 +354,59 @@ def _check_slack(cfg: SlackConfig) -> None:
         raise ConfigError("config: slack.post_interval_seconds cannot be negative; write 1.0")
 
 
+def _check_scheduler(cfg: SchedulerConfig) -> None:
+    if cfg.grace_hours < 0:
+        raise ConfigError(
+            f"config: scheduler.grace_hours = {cfg.grace_hours:g} cannot be negative; write "
+            "the hours a missed weekly post may still run late, e.g. grace_hours = 12"
+        )
+    if cfg.admin_channel and not _CHANNEL.match(cfg.admin_channel):
+        raise ConfigError(
+            f'config: scheduler.admin_channel = "{cfg.admin_channel}" names no platform or is '
+            'not a channel id; write "slack:C0123ABCD" or "discord:123456789012345678"'
+        )
+
+
+def _check_http(cfg: HttpConfig) -> None:
+    try:
+        ipaddress.ip_address(cfg.host)
+    except ValueError:
+        if cfg.host != "localhost":
+            raise ConfigError(
+                f'config: http.host = "{cfg.host}" is not an IP address; write "127.0.0.1" '
+                '(this machine only) or "0.0.0.0" (every interface)'
+            ) from None
+    if not 0 <= cfg.port <= 65535:
+        raise ConfigError("config: http.port must be a port number, e.g. port = 3000")
+    if not 1024 <= cfg.max_body_bytes <= 64 << 20:
+        raise ConfigError(
+            "config: http.max_body_bytes must be 1024 to 67108864, e.g. max_body_bytes = 1048576"
+        )
+    if not 1024 <= cfg.max_header_bytes <= 1 << 20:
+        raise ConfigError("config: http.max_header_bytes must be 1024 to 1048576, e.g. 16384")
+    timeouts = (cfg.header_timeout_seconds, cfg.body_timeout_seconds, cfg.keep_alive_seconds)
+    if min(timeouts) <= 0:
+        raise ConfigError(
+            "config: http.header_timeout_seconds, body_timeout_seconds and keep_alive_seconds "
+            "must be positive, e.g. body_timeout_seconds = 10"
+        )
+    if cfg.backlog < 1 or cfg.max_connections < 1:
+        raise ConfigError(
+            "config: http.backlog and http.max_connections must be at least 1, e.g. backlog = 2048"
+        )
+
+
+def _check_chat(cfg: ChatConfig) -> None:
+    if not 1 <= cfg.max_window_days <= 366:
+        raise ConfigError(
+            "config: chat.max_window_days must be 1 to 366, e.g. max_window_days = 31"
+        )
+    if cfg.commands_per_minute < 1:
+        raise ConfigError(
+            "config: chat.commands_per_minute must be at least 1, e.g. commands_per_minute = 10"
+        )
+
+
 def _check_anthropic(cfg: AnthropicConfig) -> None:
     if cfg.base_url:
         _check_url(cfg.base_url, "anthropic.base_url")
@@ -425,6 +505,15 @@ def _topic(raw: Any, index: int) -> Topic:
         raise ConfigError(
             f'config: {where}.categories must be arXiv categories, e.g. ["cs.CL", "cs.LG"]'
         )
+    for category in categories:
+        if not is_category(category):
+            same = [c for c in CATEGORIES if c.lower() == category.lower()]
+            close = same or difflib.get_close_matches(category, sorted(CATEGORIES), n=1)
+            hint = f'did you mean "{close[0]}"?' if close else 'e.g. "cs.CL"'
+            raise ConfigError(
+                f'config: {where}.categories has "{category}", which is not an arXiv '
+                f"category (arxiv.org/category_taxonomy); {hint}"
+            )
     include = raw.get("include", [])
     if not isinstance(include, list) or not all(
         isinstance(group, list) and group and all(isinstance(p, str) and p.strip() for p in group)
@@ -459,8 +548,30 @@ def _topic(raw: Any, index: int) -> Topic:
     )
 
 
-_CHANNEL = re.compile(r"^(slack|discord):[A-Za-z0-9_-]+$")
+# Slack channel ids are upper-case letters and digits (C0123ABCD, G..., D...); Discord's
+# are snowflakes (digits only).
+_CHANNEL = re.compile(r"^(?:slack:[A-Z0-9]{2,}|discord:\d{1,20})$")
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def weekday(text: str) -> str:
+    """ "mon", "Monday" or "MON" as "mon"; anything else ("monkey") is returned as written,
+    for `check_subscription` to reject by name."""
+    lower = text.strip().lower()
+    if lower in WEEKDAYS:
+        return lower
+    if lower in _WEEKDAY_NAMES:
+        return lower[:3]
+    return text
+
+
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def is_channel(channel: str) -> bool:
+    """Whether `channel` names a platform and a channel id ("slack:C0123ABCD",
+    "discord:123456789012345678"), as subscriptions, --post and admin_channel need."""
+    return bool(_CHANNEL.match(channel))
 
 
 def check_subscription(sub: Subscription, topics: TopicCatalog, where: str) -> None:
@@ -503,9 +614,7 @@ def _subscription(raw: Any, index: int, topics: TopicCatalog) -> Subscription:
         if key in values and not isinstance(values[key], str):
             raise ConfigError(f"config: {where}.{key} must be a string in quotes")
     sub = Subscription(**values)
-    sub = Subscription(
-        sub.channel.strip(), sub.topic, sub.weekday.lower()[:3], sub.time, sub.timezone
-    )
+    sub = Subscription(sub.channel.strip(), sub.topic, weekday(sub.weekday), sub.time, sub.timezone)
     check_subscription(sub, topics, where)
     return sub
 
@@ -522,6 +631,8 @@ _SECTIONS = {
     "discord": DiscordConfig,
     "scheduler": SchedulerConfig,
     "web": WebConfig,
+    "http": HttpConfig,
+    "chat": ChatConfig,
 }
 _ENV_OVERRIDES = {
     "DIGESTBOT_DB": ("database", "path"),
@@ -530,6 +641,7 @@ _ENV_OVERRIDES = {
     "DIGESTBOT_ARXIV_PDF_URL": ("arxiv", "pdf_url"),
     "DIGESTBOT_SLACK_API_URL": ("slack", "api_url"),
     "DIGESTBOT_DISCORD_API_URL": ("discord", "api_url"),
+    "DIGESTBOT_HTTP_HOST": ("http", "host"),
 }
 
 
@@ -552,8 +664,14 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
+            if explicit:
+                raise ConfigError(
+                    f"config file {path} not found; copy config.example.toml there or drop --config"
+                ) from None
+            # The path came from the environment: say which variable named it.
             raise ConfigError(
-                f"config file {path} not found; copy config.example.toml there or drop --config"
+                f"config file {path} (named by $DIGESTBOT_CONFIG) not found; copy "
+                "config.example.toml there or unset DIGESTBOT_CONFIG"
             ) from None
         except OSError as err:
             raise ConfigError(f"cannot read the config file {path}: {err.strerror}") from None
@@ -576,6 +694,9 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str], source: str = "") 
     sections = {name: _section(raw.get(name), cls, name) for name, cls in _SECTIONS.items()}
     if prices_raw is not None:
         sections["openai"] = replace(sections["openai"], prices=_openai_prices(prices_raw))
+    if "port" not in (raw.get("http") or {}) and "http_port" in (raw.get("slack") or {}):
+        # slack.http_port predates [http]: it still names the port when http.port is unset.
+        sections["http"] = replace(sections["http"], port=sections["slack"].http_port)
     _check_arxiv(sections["arxiv"])
     _check_digest(sections["digest"])
     _check_slack(sections["slack"])
@@ -583,6 +704,9 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str], source: str = "") 
     _check_openai(sections["openai"])
     _check_url(sections["discord"].api_url, "discord.api_url")
     sections["web"] = _check_web(sections["web"])
+    _check_scheduler(sections["scheduler"])
+    _check_http(sections["http"])
+    _check_chat(sections["chat"])
 
     raw_topics = raw.get("topics", [])
     if not isinstance(raw_topics, list):

@@ -137,6 +137,8 @@ def start(config: Config) -> Running:
         window_days=config.digest.window_days,
         engine_name=service.synthesizer.name if service.synthesizer else "offline",
         on_subscriptions_changed=lambda: scheduler.sync(all_subscriptions(config, store)),
+        max_window_days=config.chat.max_window_days,
+        commands_per_minute=config.chat.commands_per_minute,
     )
 
     unhealthy = threading.Event()
@@ -188,16 +190,38 @@ def _start_slack(
     app = build_app(router, config, poster=poster, publisher=publisher)
     notices.add_sender("slack", poster)
     if config.slack.mode == "http":
-        server = serve_http(app, config)
-        running.stoppers.append(
-            ("slack", lambda: (server.shutdown(), server.server_close(), app.close()))
-        )
-        running.started.append(f"slack (HTTP mode, port {server.server_address[1]})")
+        server = serve_http(app, config, health=lambda: health_check(config, running))
+        running.stoppers.append(("slack", lambda: (server.stop(), app.close())))
+        running.started.append(f"slack (HTTP mode at {server.url}/slack/events)")
     else:
         handler = connect_socket_mode(app, config)
         running.stoppers.append(("slack", lambda: (handler.close(), app.close())))
         running.heartbeat.watch("slack", lambda: bool(handler.client.is_connected()))
         running.started.append("slack (Socket Mode)")
+
+
+def health_check(config: Config, running: Running) -> tuple[bool, dict[str, object]]:
+    """What /healthz answers: the database answers a query and the heartbeat is fresh
+    (the scheduler and the process are alive); and which adapters were started."""
+    import sqlite3
+
+    from bot.heartbeat import health
+
+    try:  # a connection of its own: /healthz runs on a server thread
+        path = config.database.resolved_path()
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2) as db:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        database = "ok"
+    except sqlite3.Error as err:
+        database = f"error: {err}"
+    # The heartbeat file says whether it is fresh and whether every chat connection is up.
+    alive, why = health(running.heartbeat.path)
+    details: dict[str, object] = {
+        "database": database,
+        "heartbeat": why,
+        "adapters": list(running.started),
+    }
+    return database == "ok" and alive, details
 
 
 def _start_discord(

@@ -14,7 +14,19 @@ _URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)]*)\)")
 _CHAT_MARKUP = re.compile(r"<[!@#][^>]*>")  # chat mentions: <!channel>, <@U123>, <#C1|x>
 _ANGLE_LINK = re.compile(r"<(?:https?|mailto)[^|>]*\|([^>]*)>")  # <https://x|label>
-_AT_WORD = re.compile(r"@+(?=[\w\u00C0-\uFFFF])")
+# Only the mass-mention words lose their "@" here ("@everyone" -> "everyone"): every other
+# "@" is ordinary text ("pass@k", "NDCG@5", "user@example.com") and must survive. Renderers
+# break each chat platform's own ping forms on top of this.
+_MASS_MENTION = re.compile(r"@+(?=(?:everyone|here|channel|group)\b)", re.IGNORECASE)
+# Strings shaped like credentials a user might paste by mistake: chat bot, user and app
+# tokens (xoxb-, xoxp-, xapp-), LLM API keys (sk-, sk-ant-), and bot tokens made of three
+# base64url parts joined by dots.
+_TOKEN = re.compile(
+    r"\bxox[abposr]-[A-Za-z0-9-]{8,}"
+    r"|\bxapp-[A-Za-z0-9-]{8,}"
+    r"|\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"
+    r"|\b[MNO][A-Za-z0-9_-]{22,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _INJECTION = re.compile(
     r"ignore\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding)\s+"
@@ -45,5 +57,16 @@ def neutralize(text: str) -> str:
     text = _CHAT_MARKUP.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub("", text)
-    text = _AT_WORD.sub("", text)
+    text = _MASS_MENTION.sub("", text)
     return " ".join(text.split())
+
+
+def has_token(text: str) -> bool:
+    """Whether the text holds something shaped like a secret token (xoxb-, xapp-, sk-ant-,
+    a dotted bot token): such text must never be repeated in a public message."""
+    return bool(_TOKEN.search(text or ""))
+
+
+def redact_tokens(text: str) -> str:
+    """The text with every token-shaped string replaced by "[redacted]"."""
+    return _TOKEN.sub("[redacted]", text or "")

@@ -46,3 +46,8 @@ class TestDockerfile:
         for needed in ("pyproject.toml", "bot", "digest", "storage"):
             assert needed in copied
         assert "tests" not in copied
+
+    def test_http_mode_listens_on_every_interface_in_the_container(self) -> None:
+        """The bot's default host is loopback; the image asks for 0.0.0.0 explicitly."""
+        assert "DIGESTBOT_HTTP_HOST=0.0.0.0" in " ".join(instructions("ENV"))
+        assert instructions("EXPOSE") == ["3000"]

@@ -19,7 +19,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import discord
@@ -38,10 +39,11 @@ from bot.discord.poster import MAX_RATELIMIT_WAIT, DiscordPoster, new_client
 from bot.discord.render import escape, reply_contents
 from bot.errors import BotError, ConfigError
 from bot.publisher import PUBLISH_ERRORS, PostRequest, Publication, Publisher
-from digest.safety import neutralize
+from digest.safety import neutralize, redact_tokens
 
 log = logging.getLogger(__name__)
 
+SLOW_WORKERS = 4  # digest builds and questions at once
 QUESTION_THREAD_ARCHIVE_MINUTES = 1440  # a day: question threads are short-lived
 _MENTION = re.compile(r"<@[!&]?\d+>")
 _FAILED = "Something went wrong on the bot's side; the details are in its log. Try again later."
@@ -64,6 +66,15 @@ class DiscordHandlers:
         self.poster = DiscordPoster.borrow(client)
         self._publisher = publisher
         publisher.add_poster(self.poster)  # digests for Discord channels go out through it
+        # Bounded pools of their own (not asyncio's shared default executor): digest builds
+        # and questions on one, quick commands on the other, so that "help" never waits
+        # behind four digests being built.
+        self._slow = ThreadPoolExecutor(max_workers=SLOW_WORKERS, thread_name_prefix="dc-slow")
+        self._quick = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dc-quick")
+
+    async def _in_pool(self, text: str, work: Callable[[], Reply]) -> Reply:
+        pool = self._quick if self._router.is_quick(text) else self._slow
+        return await asyncio.get_running_loop().run_in_executor(pool, work)
 
     # -- slash commands -------------------------------------------------------------------------
 
@@ -80,7 +91,7 @@ class DiscordHandlers:
         await interaction.response.defer(thinking=True)
         context = self.interaction_context(interaction)
         try:
-            reply = await asyncio.to_thread(self._router.route, text, context)
+            reply = await self._in_pool(text, lambda: self._router.route(text, context))
             await self._answer_interaction(interaction, reply, context)
         except BotError as err:
             await self._followups(interaction, [escape(str(err))], ephemeral=True)
@@ -138,8 +149,10 @@ class DiscordHandlers:
 
     async def _post(self, request: PostRequest, context: Context) -> Publication:
         # Building and posting are synchronous and the poster waits on this loop: run them
-        # in a worker thread.
-        return await asyncio.to_thread(self._publisher.publish_request, request, context.channel)
+        # in the slow pool, apart from quick commands.
+        return await asyncio.get_running_loop().run_in_executor(
+            self._slow, self._publisher.publish_request, request, context.channel
+        )
 
     # -- mentions -------------------------------------------------------------------------------
 
@@ -169,7 +182,9 @@ class DiscordHandlers:
         with contextlib.suppress(discord.HTTPException):
             await where.typing()
         try:
-            reply = await asyncio.to_thread(self._router.mention, message.content, context)
+            reply = await self._in_pool(
+                "ask", lambda: self._router.mention(message.content, context)
+            )
             if reply.post is not None:
                 guild = message.guild and message.guild.id
                 try:
@@ -208,7 +223,8 @@ class DiscordHandlers:
 
 def question_thread_name(text: str) -> str:
     """A thread's name from the question: mentions and markup removed, at most 100 chars."""
-    name = neutralize(_MENTION.sub(" ", text or ""))
+    # A pasted token would be public in the thread's name: it is never written there.
+    name = neutralize(redact_tokens(_MENTION.sub(" ", text or "")))
     return (name[:97] + "...") if len(name) > 100 else (name or "Question")
 
 

@@ -34,7 +34,11 @@ _NUMBER_START = re.compile(r"(?m)^([ \t]*)(\d+)\.")
 _SAFE_URL = re.compile(r"^https?://[^\s<>]+$")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _WORD = re.compile(r"\S+\s*|\s+")
-ZWJ = "\u200d"  # after every "@": "@everyone" and "<@123>" stay text, visibly unchanged
+ZWJ = "\u200d"  # after a pinging "@": "@everyone" and "<@123>" stay text, visibly unchanged
+# The "@"s that could ping: "@everyone", "@here" and the "@" of "<@123>", "<@!1>", "<@&1>".
+# Any other "@" ("pass@k", "user@example.com") is ordinary text and stays as it is; no
+# message is sent with allowed mentions anyway (AllowedMentions.none()).
+_PING_AT = re.compile(r"(?<=<)@|@(?=(?:everyone|here)\b)", re.IGNORECASE)
 
 # A URL from a span -> the link target to write, or None to show the text plainly.
 LinkResolver = Callable[[str], str | None]
@@ -68,7 +72,7 @@ def escape(text: str, *, line_start: bool = False) -> str:
     mentions broken. `line_start`: the text begins a line (so a leading "-" would be a list)."""
     out = _SPECIAL.sub(r"\\\1", text)
     out = _SCHEME.sub(r"\\://", out)
-    out = out.replace("@", "@" + ZWJ)
+    out = _PING_AT.sub("@" + ZWJ, out)
     if line_start:
         return _escape_line_starts(out)
     head, newline, rest = out.partition("\n")

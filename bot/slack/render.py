@@ -10,7 +10,9 @@ boundaries, else at sentence ends, else (one sentence longer than a section) at 
 Safety: every character of text is escaped (`&` first, then `<` and `>`), so no `<!channel>`,
 `<@U123>` or `<https://evil|x>` survives as markup; mrkdwn objects are `verbatim` so Slack
 does not auto-link or auto-mention anything; bare URLs other than arXiv's are defanged
-(`evil[.]com`); `@here`/`@channel`/`@everyone` get an invisible word joiner. The only links
+(`evil[.]com`); `@here`/`@channel`/`@everyone` get an invisible word joiner; mrkdwn's
+formatting characters (`*`, `~`, backticks, `_` at a word's edge) become look-alikes.
+Any other `@` ("pass@k", "user@example.com") is shown as written: it pings nobody. The only links
 are spans whose URL is an arXiv abstract page, or a "post:" reference to one of our own
 messages that the caller resolved to a Slack permalink.
 """
@@ -45,6 +47,11 @@ WEB_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(?:/[A-Za-z0-9/._~%-]*)?$")
 _BARE_URL = re.compile(r"(?:(?:https?|ftp)://|\bwww\.)[^\s<>\"'|]+", re.IGNORECASE)
 _MASS_MENTION = re.compile(r"@(?=(?:here|channel|everyone|group)\b)", re.IGNORECASE)
 WORD_JOINER = "\u2060"  # invisible; keeps "@here" from ever reading as a mention
+# mrkdwn has no backslash escape: its formatting characters in untrusted text become
+# look-alikes, so "*not bold*", "~x~" and `code` in a paper show as typed, not as markup.
+# "_" only formats at a word's edge, so "snake_case" and "pass@k_1" keep theirs.
+_FORMATTING = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_EDGE_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
 # A sentence and the whitespace after it; a newline also ends a piece.
 _SENTENCE = re.compile(r".*?(?:[.!?]+[\"')\]]*(?=\s)|\n|$)\s*", re.DOTALL)
 _WORD = re.compile(r"\S+\s*|\s+")
@@ -89,6 +96,7 @@ def _defang(match: re.Match[str]) -> str:
 def plain(text: str) -> str:
     """Untrusted text as inert mrkdwn: URLs defanged, escaped, mass mentions broken."""
     text = _BARE_URL.sub(_defang, text)
+    text = _EDGE_UNDERSCORE.sub("\uff3f", text.translate(_FORMATTING))
     return _MASS_MENTION.sub("@" + WORD_JOINER, escape(text))
 
 

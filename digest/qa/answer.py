@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from digest.model import cited_ids
 from digest.offline.text import sentences_of, split_sentences
@@ -43,7 +43,7 @@ from digest.qa.facts import (
 from digest.qa.fulltext import AUTHORS_SECTION, FullTextFetcher, Passage
 from digest.qa.resolve import Found, Resolution
 from digest.qa.text import stem, stems
-from digest.safety import looks_like_injection, neutralize
+from digest.safety import defang, looks_like_injection, neutralize
 from digest.shortnames import short_names
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,8 @@ def display_names(found: Sequence[Found]) -> dict[str, str]:
     """Short names for the papers of an answer: the name a digest used when one did,
     else one made from the title (distinct within the answer)."""
     papers = list({f.paper.id: f.paper for f in found}.values())
-    names = short_names(papers)
+    # Names come from defanged titles, as in digests: a title is untrusted text.
+    names = short_names([replace(p, title=defang(p.title)) for p in papers])
     for item in found:
         if item.naming is not None and item.naming.short_name:
             names[item.paper.id] = item.naming.short_name
@@ -467,7 +468,7 @@ class ExtractiveAnswerer:
         lines = [Line("paragraph", lead)]
         for found in related:
             paper = found.paper
-            said = _cell(tldr(paper)) or shorten(neutralize(paper.title), CELL_WORDS)
+            said = _cell(tldr(paper)) or shorten(defang(paper.title), CELL_WORDS)
             lines.append(Line("bullet", f"[[{paper.id}]] ({paper.submitted.isoformat()}): {said}"))
         if _missing(resolution):
             lines.append(Line("paragraph", _missing_sentence(resolution)))
@@ -507,7 +508,7 @@ class ExtractiveAnswerer:
                 Line(
                     "bullet",
                     f"[[{f.paper.id}]] ({f.paper.submitted.isoformat()}): "
-                    f"{shorten(neutralize(f.paper.title), CELL_WORDS)}",
+                    f"{shorten(defang(f.paper.title), CELL_WORDS)}",
                 )
                 for f in suggestions
             ]

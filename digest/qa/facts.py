@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from digest.offline.text import Sentence, sentences_of, split_sentences
-from digest.safety import looks_like_injection, neutralize
+from digest.safety import defang, looks_like_injection, neutralize
 from storage import Paper
 
 CELL_WORDS = 32  # a comparison cell or a list line quotes at most this many words
@@ -109,7 +109,7 @@ def safe(text: str, max_words: int = QUOTE_WORDS) -> str | None:
 def title_rest(paper: Paper, name: str) -> str:
     """The title without the leading "Name:" when the short name is that prefix, so a
     header reads "GRAIL · Gradient-Reweighted Advantages ..." and not the name twice."""
-    title = " ".join(neutralize(paper.title).split())
+    title = " ".join(defang(paper.title).split())
     for separator in (": ", " - ", " -- ", " — ", " – "):
         head, found, rest = title.partition(separator)
         if found and rest and _same(head, name):

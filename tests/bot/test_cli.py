@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import sqlite3
 import subprocess
@@ -252,6 +253,25 @@ class TestIngestFeed:
 class TestTopics:
     """`digestbot topics`."""
 
+    def test_config_works_after_the_command(
+        self, env: Env, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = env.home / "own.toml"
+        path.write_text(
+            '[[topics]]\nname = "after"\ntitle = "After"\ncategories = ["cs.CL"]\n',
+            encoding="utf-8",
+        )
+        result = run(capsys, "topics", "--config", str(path))
+        assert result.code == 0 and "after: After" in result.out
+        before = run(capsys, "--config", str(path), "topics")
+        assert before.out == result.out
+
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as done:
+            main(["--version"])
+        assert done.value.code == 0
+        assert re.fullmatch(r"digestbot \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
     def test_lists_post_train_with_its_query(
         self, env: Env, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -374,6 +394,24 @@ class TestBadInput:
                 id="topic-option-without-feed",
             ),
             pytest.param(["ingest"], 2, "name a topic", id="no-topic-no-feed"),
+            pytest.param(
+                ["digest", "post-train", "--post", "discord:general"],
+                2,
+                "'discord:general' is not a Discord channel id",
+                id="post-discord-by-name",
+            ),
+            pytest.param(
+                ["digest", "post-train", "--post", "mattermost:X"],
+                2,
+                "'mattermost:X' is not a channel",
+                id="post-unknown-platform",
+            ),
+            pytest.param(
+                ["topics", "--config", "{home}/nowhere.toml"],
+                2,
+                "config file {home}/nowhere.toml not found",
+                id="config-after-the-command",
+            ),
             pytest.param(
                 ["--config", "{home}/nowhere.toml", "topics"],
                 2,

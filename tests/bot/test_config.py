@@ -146,6 +146,91 @@ class TestValidation:
         with pytest.raises(ConfigError, match=message):
             parse_config(raw, {})
 
+    @pytest.mark.parametrize(
+        ("raw", "message"),
+        [
+            (
+                {"subscriptions": [{"channel": "discord:abc", "topic": "post-train"}]},
+                r'channel = "discord:abc"; write "slack:C0123ABCD" or "discord:',
+            ),
+            (
+                {
+                    "subscriptions": [
+                        {"channel": "slack:C1", "topic": "post-train", "weekday": "monkey"}
+                    ]
+                },
+                r'weekday = "monkey"; write one of mon',
+            ),
+            ({"scheduler": {"grace_hours": -1}}, "grace_hours = -1 cannot be negative"),
+            (
+                {"scheduler": {"admin_channel": "C0ADMIN"}},
+                'admin_channel = "C0ADMIN" names no platform',
+            ),
+            (
+                {"topics": [{"name": "x", "categories": ["cs.XX"]}]},
+                r'"cs.XX", which is not an arXiv category',
+            ),
+            ({"topics": [{"name": "x", "categories": ["cs.cl"]}]}, r'did you mean "cs.CL"'),
+            ({"http": {"host": "every interface"}}, 'http.host = "every interface" is not an IP'),
+            ({"http": {"max_body_bytes": -1}}, "http.max_body_bytes must be 1024 to"),
+            ({"http": {"body_timeout_seconds": 0}}, "must be positive"),
+            ({"chat": {"commands_per_minute": 0}}, "chat.commands_per_minute must be at least 1"),
+            ({"chat": {"max_window_days": 0}}, "chat.max_window_days must be 1 to 366"),
+        ],
+        ids=[
+            "discord-channel-not-digits",
+            "weekday-monkey",
+            "negative-grace",
+            "admin-channel-without-platform",
+            "unknown-category",
+            "category-case",
+            "http-host",
+            "http-body-limit",
+            "http-timeout",
+            "chat-rate",
+            "chat-window",
+        ],
+    )
+    def test_what_a_new_user_got_wrong_is_rejected(self, raw: dict, message: str) -> None:
+        with pytest.raises(ConfigError, match=message):
+            parse_config(raw, {})
+
+    @pytest.mark.parametrize("day", ["mon", "Monday", "FRI", "sunday"])
+    def test_weekdays_may_be_written_in_full(self, day: str) -> None:
+        raw = {"subscriptions": [{"channel": "slack:C1", "topic": "post-train", "weekday": day}]}
+        assert parse_config(raw, {}).subscriptions[0].weekday == day.lower()[:3]
+
+    def test_every_category_of_the_builtin_topics_is_known(self) -> None:
+        from digest.arxiv_categories import is_category
+
+        for topic in TopicCatalog.with_builtins().topics:
+            assert all(is_category(c) for c in topic.categories), topic.categories
+        for category in ("hep-th", "math.OC", "stat.ML", "q-bio.NC", "astro-ph.GA"):
+            assert is_category(category)
+        assert not is_category("cs.XX") and not is_category("cs")
+
+    def test_a_missing_file_from_the_environment_names_the_variable(self, tmp_path) -> None:
+        missing = tmp_path / "nowhere.toml"
+        with pytest.raises(ConfigError, match=r"\$DIGESTBOT_CONFIG\) not found") as raised:
+            load_config(None, env={"DIGESTBOT_CONFIG": str(missing)})
+        assert "unset DIGESTBOT_CONFIG" in str(raised.value)
+
+
+class TestHttp:
+    def test_it_listens_on_loopback_by_default(self) -> None:
+        config = parse_config({}, {})
+        assert config.http.host == "127.0.0.1" and config.http.port == 3000
+
+    def test_the_host_may_come_from_the_environment(self) -> None:
+        """The Dockerfile sets DIGESTBOT_HTTP_HOST=0.0.0.0: inside a container, loopback
+        would be unreachable from the published port."""
+        assert parse_config({}, {"DIGESTBOT_HTTP_HOST": "0.0.0.0"}).http.host == "0.0.0.0"
+
+    def test_slack_http_port_still_names_the_port(self) -> None:
+        assert parse_config({"slack": {"http_port": 8080}}, {}).http.port == 8080
+        both = {"slack": {"http_port": 8080}, "http": {"port": 9090}}
+        assert parse_config(both, {}).http.port == 9090
+
     def test_loopback_url_may_go_faster(self) -> None:
         config = parse_config(
             {"arxiv": {"delay_seconds": 0}},

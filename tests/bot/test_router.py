@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -100,7 +100,7 @@ class TestDigestCommand:
         assert reply.post is not None and reply.post.window == window
 
     def test_force_flag_is_passed_on(self, router) -> None:
-        reply = router.route("post-train --force", USER)
+        reply = router.route("post-train --force", ADMIN)
         assert reply.post is not None and reply.post.force
 
     @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ class TestInformation:
     def test_status(self, router) -> None:
         publish(router, router.route("post-train", USER))
         text = text_of(router.route("status", USER))
-        assert "Corpus: 4 papers." in text and "Subscriptions: 1" in text
+        assert "Corpus: 4 papers." in text and "Subscriptions in this channel: 0" in text
         assert "Latest post-train digest: 2026-06-01 to 2026-06-07" in text
 
     def test_status_lists_a_subscription_once(self, router) -> None:
@@ -133,8 +133,8 @@ class TestInformation:
         the scheduler: one subscription, the chat one's schedule."""
         router.route("subscribe post-train tue 10:00", ADMIN)
         router.route("subscribe post-train wed 11:00", ADMIN_CONF)
-        text = text_of(router.route("status", USER))
-        assert "Subscriptions: 2: " in text
+        text = text_of(router.route("status all", ADMIN))
+        assert "Subscriptions in all channels: 2: " in text
         assert "post-train to slack:CCONF wed 11:00 UTC" in text
         assert "mon 09:00" not in text
 
@@ -234,3 +234,80 @@ class TestParseWindow:
     def test_dates_and_words_together_are_refused(self) -> None:
         with pytest.raises(UsageError, match="not both"):
             parse_window("--since 2026-05-28 latest".split(), self.TODAY)
+
+
+class TestChatLimits:
+    """What chat may ask of the bot: --force and other channels' subscriptions are for
+    admins, windows have a maximum length, each user a rate, and tokens are never echoed."""
+
+    def test_force_from_chat_is_for_admins_only(self, router) -> None:
+        reply = router.route("post-train --force", USER)
+        assert reply.post is None and reply.ephemeral
+        assert "Only the bot's admins can use --force" in text_of(reply)
+        admin = router.route("post-train --force", ADMIN)
+        assert admin.post is not None and admin.post.force
+
+    def test_a_window_from_chat_is_at_most_31_days(self, router) -> None:
+        reply = router.route("post-train --since 2026-01-01 --until 2026-06-07", USER)
+        assert reply.post is None and reply.ephemeral
+        assert "at most 31 days" in text_of(reply)
+        # 31 days exactly is allowed: it becomes a request for the Publisher to post
+        ok = router.route("post-train --since 2026-05-08 --until 2026-06-07", USER)
+        assert ok.post is not None and (ok.post.window.until - ok.post.window.since).days == 30
+        router.max_window_days = 7
+        assert "at most 7 days" in text_of(router.route("post-train last 2 weeks", USER))
+
+    def test_each_user_has_a_rate_limit_answered_ephemerally(self, router) -> None:
+        router.commands_per_minute = 3
+        for _ in range(3):
+            assert "How to use" in router.route("help", USER).messages[0].title
+        refused = router.route("topics", USER)
+        assert refused.ephemeral and "wait" in text_of(refused)
+        assert "post-train" not in text_of(refused)
+        # another user is not held up by the first one's commands
+        other = Context("slack", "U2", "slack:C1")
+        assert "post-train" in text_of(router.route("topics", other))
+        # nor is the same id on another platform
+        discord_user = Context("discord", "U1", "discord:1")
+        assert "post-train" in text_of(router.route("topics", discord_user))
+
+    def test_the_rate_window_moves_with_the_clock(self, router) -> None:
+        now = [NOW]
+        router.clock = lambda: now[0]
+        router.commands_per_minute = 2
+        router.route("help", USER)
+        router.route("help", USER)
+        assert "wait" in text_of(router.route("help", USER))
+        now[0] = NOW + timedelta(seconds=61)
+        assert "wait" not in text_of(router.route("help", USER))
+
+    def test_status_shows_the_asking_channels_subscriptions_only(self, router) -> None:
+        here = Context("slack", "U1", "slack:CCONF")
+        text = text_of(router.route("status", here))
+        assert "Subscriptions in this channel: 1" in text and "slack:CCONF" in text
+        elsewhere = text_of(router.route("status", USER))
+        assert "Subscriptions in this channel: 0" in elsewhere and "CCONF" not in elsewhere
+
+    def test_admins_may_ask_for_every_channel(self, router) -> None:
+        assert "CCONF" in text_of(router.route("status all", ADMIN))
+        refused = router.route("status all", USER)
+        assert refused.ephemeral and "CCONF" not in text_of(refused)
+
+    @pytest.mark.parametrize(
+        "token",
+        [
+            "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+            "xapp-1-A0123456789-1234567890123-abcdef0123456789",
+            "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+            "MTA5ODc2NTQzMjEwOTg3NjU0.GaBcDe.AbCdEfGhIjKlMnOpQrStUvWxYz0123456",
+        ],
+    )
+    def test_a_token_typed_into_a_command_is_not_echoed(self, router, token: str) -> None:
+        for reply in (
+            router.route(f"ask is {token} my key?", USER),
+            router.mention(f"<@UBOT> what about {token}", USER),
+            router.route(f"post-train {token}", USER),
+        ):
+            assert reply.ephemeral and reply.post is None
+            assert token not in text_of(reply) and token[:12] not in text_of(reply)
+        assert router.asked == []  # nothing was answered (publicly) with it

@@ -5,6 +5,7 @@ messages is completed, without a repeat, when the bot starts again."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -209,12 +210,25 @@ def signed_command(port: int, text: str, secret: str = SECRET, age: int = 0):
         return err.code
 
 
+def health(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
 class TestRunProcess:
     def test_http_mode_answers_signed_commands_and_stops_on_sigterm(self, tmp_path, slack) -> None:
         bot = Bot(tmp_path, slack, [], free_port()).start()
         assert signed_command(bot.port, "topics") == 200
         assert signed_command(bot.port, "topics", secret="wrong") == 401
         assert signed_command(bot.port, "topics", age=600) == 401
+        wait_for(lambda: health(bot.port)[0] == 200, 20, "/healthz to report healthy")
+        status, report = health(bot.port)
+        assert status == 200
+        assert report["ok"] is True and report["database"] == "ok"
+        assert any("slack" in adapter for adapter in report["adapters"])
         wait_for(
             lambda: any("Topics" in p.get("text", "") for p in slack.posts("C0TEST")),
             20,

@@ -107,7 +107,7 @@ class TestDigestCommand:
 
     def test_force_posts_it_again(self, app, fake) -> None:
         command(app, DIGEST)
-        command(app, DIGEST + " --force")
+        command(app, DIGEST + " --force", user="UADMIN")
         assert len(fake.top_level(CHANNEL)) == 2
 
     def test_two_commands_at_once_make_one_thread(self, app, fake) -> None:
