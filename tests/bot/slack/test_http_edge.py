@@ -25,7 +25,7 @@ from bot.slack.app import build_app as build_slack_app
 from digest.offline.engine import OfflineEngine
 from digest.synthesis import SynthesisRequest
 from tests.support.publishing import publisher_for
-from tests.support.slack import CHANNEL, SECRET, command_body, slack_config
+from tests.support.slack import SECRET, command_body, slack_config
 
 FAST_LIMITS = HttpConfig(
     host="127.0.0.1",
