@@ -215,7 +215,7 @@ def cmd_serve(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     """Serve the read-only archive pages (topics, digests, papers, search, feed)."""
     from bot.web.server import serve_pages  # uvicorn and the templates load only here
 
-    if not 1 <= args.port <= 65535:
+    if args.port is not None and not 1 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number; write e.g. --port 8080")
     return serve_pages(config, args.host, args.port)
 
@@ -420,9 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[common], help="serve the digest pages (archive, search, feed)"
     )
     serve.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+        "--host", help="address to bind (default: [http] host, 127.0.0.1: this machine only)"
     )
-    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--port", type=int, help="port (default: [http] port, 3000)")
     serve.set_defaults(handler=cmd_serve)
     health = sub.add_parser(
         "health", parents=[common], help="exit 0 if a running bot's heartbeat is fresh"

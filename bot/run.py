@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.commands import Router
 from bot.config import Config, Subscription
@@ -33,6 +33,9 @@ from storage.corpus import damaged_message
 from storage.errors import DatabaseDamaged
 from storage.ledger import PostLedger
 from storage.subscriptions import SubscriptionStore
+
+if TYPE_CHECKING:
+    from bot.slack.app import SlackApp
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +156,13 @@ def start(config: Config) -> Running:
     running = Running(corpus, scheduler, heartbeat, unhealthy=unhealthy)
     running.interrupt = runtime.stop
     running.stoppers.append(("full-text fetcher", fulltext.close))
+    slack_http = None
     if secrets.slack_bot_token:
-        _start_slack(config, router, publisher, notices, running)
+        slack_http = _start_slack(config, router, publisher, notices, running)
     if secrets.discord_token:
         _start_discord(config, router, publisher, notices, running)
-    if config.web.enabled:
-        _start_pages(config, running)
+    if slack_http is not None or config.web.enabled:
+        _start_http(config, running, slack_http)
     subscriptions = all_subscriptions(config, store)
     scheduler.start(subscriptions)
     running.started.append(f"scheduler ({len(subscriptions)} subscriptions)")
@@ -182,22 +186,55 @@ def _start_slack(
     publisher: Publisher,
     notices: AdminNotices,
     running: Running,
-) -> None:
-    from bot.slack.app import build_app, connect_socket_mode, serve_http
+) -> SlackApp | None:
+    """Start Slack: Socket Mode here; in HTTP mode, the app for the HTTP edge to serve."""
+    from bot.slack.app import build_app, connect_socket_mode
     from bot.slack.poster import SlackPoster
 
     poster = SlackPoster.from_config(config)
     app = build_app(router, config, poster=poster, publisher=publisher)
     notices.add_sender("slack", poster)
+    running.stoppers.append(("slack", app.close))
     if config.slack.mode == "http":
-        server = serve_http(app, config, health=lambda: health_check(config, running))
-        running.stoppers.append(("slack", lambda: (server.stop(), app.close())))
+        return app
+    handler = connect_socket_mode(app, config)
+    running.stoppers.append(("slack socket", handler.close))  # stopped before the app
+    running.heartbeat.watch("slack", lambda: bool(handler.client.is_connected()))
+    running.started.append("slack (Socket Mode)")
+    return None
+
+
+def _start_http(config: Config, running: Running, slack: SlackApp | None) -> None:
+    """The one HTTP edge (bot.http on uvicorn, `[http] host`:`port`): Slack's HTTP mode
+    when asked for, the web pages when `[web] enabled`, and `/healthz` always."""
+    from starlette.routing import BaseRoute
+
+    from bot.http.app import build_app
+    from bot.http.server import serve
+    from bot.slack.app import require_signing_secret
+
+    routes: list[BaseRoute] = []
+    if slack is not None:
+        require_signing_secret(config)
+    if config.web.enabled:
+        from bot.web.server import pages
+
+        routes, site = pages(config)
+        running.stoppers.append(("web pages", site.close))
+    app = build_app(
+        slack=slack,
+        routes=routes,
+        health=lambda: health_check(config, running),
+        settings=config.http,
+    )
+    server = serve(app, config.http)
+    # Stoppers run last-first: the edge stops before the adapters behind it close.
+    running.stoppers.append(("http", server.stop))
+    if slack is not None:
         running.started.append(f"slack (HTTP mode at {server.url}/slack/events)")
-    else:
-        handler = connect_socket_mode(app, config)
-        running.stoppers.append(("slack", lambda: (handler.close(), app.close())))
-        running.heartbeat.watch("slack", lambda: bool(handler.client.is_connected()))
-        running.started.append("slack (Socket Mode)")
+    if routes:
+        running.started.append(f"web pages ({server.url}/)")
+    running.started.append(f"http (/healthz at {server.url})")
 
 
 def health_check(config: Config, running: Running) -> tuple[bool, dict[str, object]]:
@@ -267,16 +304,6 @@ def _start_discord(
 
     running.heartbeat.watch("discord", discord_up)
     running.started.append("discord")
-
-
-def _start_pages(config: Config, running: Running) -> None:
-    """The archive pages beside the bot (`[web] enabled`), on the pages' own port."""
-    from bot.web.server import DEFAULT_HOST, DEFAULT_PORT, PagesThread
-
-    pages = PagesThread(config, DEFAULT_HOST, DEFAULT_PORT)
-    pages.start()
-    running.stoppers.append(("web pages", pages.stop))
-    running.started.append(f"web pages (http://{DEFAULT_HOST}:{DEFAULT_PORT}/)")
 
 
 class MessageSender(Protocol):

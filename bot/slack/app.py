@@ -366,6 +366,12 @@ def run_socket_mode(app: SlackApp, config: Config, stop: threading.Event | None 
         app.close()
 
 
+def require_signing_secret(config: Config) -> None:
+    """HTTP mode verifies every request: without the signing secret it must not start."""
+    if not config.secrets.slack_signing_secret:
+        raise ConfigError(_missing_signing_secret(config))
+
+
 def serve_http(
     app: SlackApp,
     config: Config,
@@ -380,8 +386,7 @@ def serve_http(
     from bot.http.app import build_app as build_http_app
     from bot.http.server import serve
 
-    if not config.secrets.slack_signing_secret:
-        raise ConfigError(_missing_signing_secret(config))
+    require_signing_secret(config)
     settings = config.http if port is None else replace(config.http, port=port)
     return serve(
         build_http_app(slack=app, routes=routes, health=health, settings=settings), settings

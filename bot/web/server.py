@@ -1,28 +1,24 @@
-"""A small uvicorn runner for the pages (`digestbot serve`, and `digestbot run` with
-`[web] enabled`). The pages are plain Starlette routes (`page_routes`), so the bot's one
-ASGI app can mount the same routes beside Slack's HTTP mode."""
+"""The pages on the bot's one HTTP edge: `digestbot serve` serves them alone, and
+`digestbot run` with `[web] enabled` mounts the same routes (`page_routes`) beside Slack's
+HTTP mode and `/healthz` in the one ASGI app of bot.http, on `[http] host`:`port`."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from bot.config import Config
 from bot.errors import ConfigError
+from bot.http.app import HealthCheck
 from bot.presentation import chart_directory
 from bot.web.pages import Site, page_routes
 from bot.wiring import corpus_for
 
 log = logging.getLogger(__name__)
-
-DEFAULT_HOST = "127.0.0.1"  # pages are private unless the operator binds them wider
-DEFAULT_PORT = 8080
-
 
 def auth_token(config: Config) -> str:
     """The pages' shared token; `ConfigError` when the config names a variable that is unset
@@ -45,43 +41,37 @@ def site_for(config: Config, chart_dir: Path | None = None) -> Site:
     )
 
 
-def pages_app(config: Config) -> Starlette:
-    """A Starlette app serving only the pages (the runner's, and the benchmark's)."""
+def pages(config: Config) -> tuple[list[BaseRoute], Site]:
+    """The page routes for the bot's one ASGI app (bot.http), and the site behind them
+    (close it when the server stops)."""
     site = site_for(config)
-    routes = page_routes(corpus=site.opener, topics=config.topics, site=site)
+    return page_routes(corpus=site.opener, topics=config.topics, site=site), site
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+
+def pages_app(config: Config, health: HealthCheck | None = None) -> tuple[Starlette, Site]:
+    """The one ASGI app of bot.http with the pages mounted (and `/healthz`), no Slack."""
+    from bot.http.app import build_app
+
+    routes, site = pages(config)
+    return build_app(routes=routes, health=health, settings=config.http), site
+
+
+def serve_pages(config: Config, host: str | None = None, port: int | None = None) -> int:
+    """Serve the pages until interrupted (`digestbot serve`), on `[http] host`:`port`
+    unless given: the same app and server as Slack's HTTP mode."""
+    from bot.http.server import run
+
+    settings = replace(
+        config.http,
+        host=host if host is not None else config.http.host,
+        port=port if port is not None else config.http.port,
+    )
+    app, site = pages_app(replace(config, http=settings))
+    log.info("serving the digest pages on http://%s:%d/", settings.host, settings.port)
+    try:
+        run(app, settings)
+    except KeyboardInterrupt:
+        pass
+    finally:
         site.close()
-
-    return Starlette(routes=routes, lifespan=lifespan)
-
-
-def serve_pages(config: Config, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
-    """Serve the pages until interrupted (`digestbot serve`)."""
-    import uvicorn
-
-    app = pages_app(config)
-    log.info("serving the digest pages on http://%s:%d/", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
     return 0
-
-
-class PagesThread:
-    """The pages served from a background thread of the bot process; `stop()` ends it."""
-
-    def __init__(self, config: Config, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-        import uvicorn
-
-        self.server = uvicorn.Server(
-            uvicorn.Config(pages_app(config), host=host, port=port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, name="web-pages", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)

@@ -13,8 +13,9 @@ import pytest
 from bot.cli import main
 from bot.config import WebConfig, load_config, parse_config
 from bot.errors import ConfigError
+from bot.http.server import serve
 from bot.presentation import Presenter, digest_url
-from bot.web.server import PagesThread, auth_token
+from bot.web.server import auth_token, pages_app
 from digest.chart import ChartCache
 from digest.model import Figure
 from digest.render import CHART_TITLE, WEB_LINK_TEXT, messages, to_text
@@ -77,21 +78,24 @@ class TestServeCommand:
         assert main(["--config", str(config), "serve", "--port", str(free_port())]) == 2
         assert "DIGESTBOT_TEST_PAGES_TOKEN, which is not set" in capsys.readouterr().err
 
-    def test_the_runner_serves_the_pages_on_loopback(self, tmp_path: Path) -> None:
-        config = parse_config({"database": {"path": str(tmp_path / "db.sqlite")}}, {})
-        port = free_port()
-        pages = PagesThread(config, "127.0.0.1", port)
-        pages.start()
+    def test_the_edge_serves_the_pages_and_healthz_on_loopback(self, tmp_path: Path) -> None:
+        """The pages go out on bot.http's one app and server (as in `digestbot serve` and
+        `digestbot run` with `[web] enabled`), beside /healthz."""
+        config = parse_config(
+            {"database": {"path": str(tmp_path / "db.sqlite")}, "http": {"port": 0}}, {}
+        )
+        app, site = pages_app(config, health=lambda: (True, {"database": "ok"}))
+        server = serve(app, config.http)
         try:
-            for _ in range(200):
-                if pages.server.started:
-                    break
-                pages.thread.join(0.05)
-            response = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+            response = httpx.get(f"{server.url}/", timeout=10)
             assert response.status_code == 200 and "post-train" in response.text
+            assert httpx.get(f"{server.url}/healthz", timeout=10).json()["ok"] is True
+            assert server.url.startswith("http://127.0.0.1:")  # loopback unless asked
         finally:
-            pages.stop()
-        assert not pages.thread.is_alive()
+            server.stop()
+            site.close()
+        with pytest.raises(httpx.TransportError):  # stopped: nothing listens there any more
+            httpx.get(f"{server.url}/healthz", timeout=2)
 
 
 class TestPresenter:
