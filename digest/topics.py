@@ -46,7 +46,14 @@ class Topic:
         """Whether a paper belongs to the topic, judged locally the way arXiv's query would."""
         if self.categories and not set(categories) & set(self.categories):
             return False
-        text = _folded(f"{title} {abstract}")
+        # A cheap necessary test first: a folded phrase word is always a substring of the
+        # lowered text (folding only turns punctuation into spaces and drops a trailing s),
+        # so a group none of whose phrases has all its words in the lowered text cannot
+        # hit. Most papers fail it, and skip the fold, which costs 10x more.
+        lowered = f"{title} {abstract}".lower()
+        if not all(any(_may_hold(lowered, p) for p in group) for group in self.include):
+            return False
+        text = _folded(lowered)
         if any(_folded_phrase(phrase) in text for phrase in self.exclude):
             return False
         return all(any(_folded_phrase(p) in text for p in group) for group in self.include)
@@ -72,6 +79,16 @@ def _folded(text: str) -> str:
 @lru_cache(maxsize=4096)
 def _folded_phrase(phrase: str) -> str:
     return _folded(phrase)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    return tuple(_folded_phrase(phrase).split())
+
+
+def _may_hold(lowered: str, phrase: str) -> bool:
+    """False only when `phrase` cannot be in the text whose lower-cased form is `lowered`."""
+    return all(word in lowered for word in _phrase_words(phrase))
 
 
 POST_TRAIN = Topic(
