@@ -51,7 +51,7 @@ class Topic:
         # so a group none of whose phrases has all its words in the lowered text cannot
         # hit. Most papers fail it, and skip the fold, which costs 10x more.
         lowered = f"{title} {abstract}".lower()
-        if not all(any(_may_hold(lowered, p) for p in group) for group in self.include):
+        if not _may_match(lowered, _group_words(self.include)):
             return False
         text = _folded(lowered)
         if any(_folded_phrase(phrase) in text for phrase in self.exclude):
@@ -81,14 +81,27 @@ def _folded_phrase(phrase: str) -> str:
     return _folded(phrase)
 
 
-@lru_cache(maxsize=4096)
-def _phrase_words(phrase: str) -> tuple[str, ...]:
-    return tuple(_folded_phrase(phrase).split())
+@lru_cache(maxsize=256)
+def _group_words(include: tuple[tuple[str, ...], ...]) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """Each include group as the distinct word tuples of its folded phrases."""
+    return tuple(
+        tuple(dict.fromkeys(tuple(_folded_phrase(p).split()) for p in group)) for group in include
+    )
 
 
-def _may_hold(lowered: str, phrase: str) -> bool:
-    """False only when `phrase` cannot be in the text whose lower-cased form is `lowered`."""
-    return all(word in lowered for word in _phrase_words(phrase))
+def _may_match(lowered: str, groups: tuple[tuple[tuple[str, ...], ...], ...]) -> bool:
+    """False only when some group has no phrase whose words are all in `lowered` (plain
+    loops: this runs for every paper of a feed)."""
+    for group in groups:
+        for words in group:
+            for word in words:
+                if word not in lowered:
+                    break
+            else:
+                break  # this phrase may be in the text: the group may hit
+        else:
+            return False
+    return True
 
 
 POST_TRAIN = Topic(
