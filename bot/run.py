@@ -191,11 +191,21 @@ def _start_slack(
     notices.add_sender("slack", poster)
     if config.slack.mode == "http":
         server = serve_http(app, config, health=lambda: health_check(config, running))
-        running.stoppers.append(("slack", lambda: (server.stop(), app.close())))
+
+        def stop_http() -> None:
+            server.stop()
+            app.close()
+
+        running.stoppers.append(("slack", stop_http))
         running.started.append(f"slack (HTTP mode at {server.url}/slack/events)")
     else:
         handler = connect_socket_mode(app, config)
-        running.stoppers.append(("slack", lambda: (handler.close(), app.close())))
+
+        def stop_socket() -> None:
+            handler.close()
+            app.close()
+
+        running.stoppers.append(("slack", stop_socket))
         running.heartbeat.watch("slack", lambda: bool(handler.client.is_connected()))
         running.started.append("slack (Socket Mode)")
 
