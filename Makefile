@@ -1,4 +1,5 @@
 # One command each: make digest (the main job), make test, make lint, make bench.
+# make lint runs ruff and then mypy; make typecheck runs mypy alone.
 # The first run creates .venv and installs digestbot with its test tools into it.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 TOPIC ?= post-train
 ARGS ?=
 
-.PHONY: install digest test lint bench run clean
+.PHONY: install digest test lint typecheck bench run clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "digestbot needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -25,6 +26,10 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+typecheck: install  ## mypy over bot/, digest/ and storage/ ([tool.mypy] in pyproject.toml)
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run_all.py
@@ -33,4 +38,4 @@ run: install  ## run the bot (Slack and/or Discord, whichever tokens are set)
 	$(BIN)/digestbot run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -220,6 +220,6 @@ class ArxivSource:
         self._client.on_page = progress
         try:
             # Our _parse_feed yields Papers, so the pager hands back Papers.
-            return list(self._client.results(search))  # type: ignore[arg-type]
+            return list(self._client.results(search))
         finally:
             self._client.on_page = None

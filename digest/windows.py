@@ -69,12 +69,13 @@ def default_window(now: datetime, days: int = 7) -> Window:
 
 def resolve_window(since: date | None, until: date | None, now: datetime, days: int = 7) -> Window:
     """The window the user asked for; each missing bound comes from the default window."""
-    if since is None and until is None:
-        return default_window(now, days)
-    if until is None:
-        until = max(since, default_window(now, days).until)  # type: ignore[type-var]
+    # Nested so the checker sees which bound is known in each branch.
     if since is None:
+        if until is None:
+            return default_window(now, days)
         since = until - timedelta(days=days - 1)
+    elif until is None:
+        until = max(since, default_window(now, days).until)
     window = Window(since, until)
     if window.since > now.astimezone(UTC).date():
         raise InvalidWindow(f"the window {window} starts in the future: pick an earlier --since")

@@ -499,7 +499,7 @@ class Corpus:
     ) -> int:
         """Store a digest (its JSON form); returns its row id."""
         with self.writing() as db:
-            table = db["digests"]
+            table = db.table("digests")
             table.insert(
                 {
                     "topic": topic,

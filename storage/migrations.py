@@ -39,7 +39,7 @@ def _papers(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS papers_published ON papers(published)")
     # Porter stemming so "rewards" finds "reward"; triggers keep the index current on every
     # insert, update and delete, so no code path can forget to reindex.
-    db["papers"].enable_fts(
+    db.table("papers").enable_fts(
         ["title", "abstract", "authors"], create_triggers=True, tokenize="porter", replace=True
     )
 

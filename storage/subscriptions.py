@@ -27,7 +27,7 @@ class SubscriptionStore:
     def add(self, sub: StoredSubscription) -> None:
         """Add or replace the subscription of this channel to this topic."""
         with self._corpus.writing() as db:
-            db["subscriptions"].upsert(
+            db.table("subscriptions").upsert(
                 {
                     "channel": sub.channel,
                     "topic": sub.topic,

@@ -33,6 +33,23 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert "make test" in ci and "ruff check" in ci
 
 
+def test_ci_and_make_lint_type_check_after_ruff() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    assert ".venv/bin/mypy" in ci
+    assert ci.index("ruff check") < ci.index(".venv/bin/mypy"), "CI runs mypy after ruff"
+    lint = MAKEFILE.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "ruff check" in lint and "mypy" in lint, lint
+    assert re.search(r"^typecheck:", MAKEFILE, re.MULTILINE)
+
+
+def test_development_make_targets_exist() -> None:
+    section = README.split("## Development", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    for line in block.strip().splitlines():
+        target = line.split("#")[0].strip().removeprefix("make ").strip()
+        assert re.search(rf"^{target}:", MAKEFILE, re.MULTILINE), line
+
+
 def test_every_subcommand_is_in_the_readme() -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

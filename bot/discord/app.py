@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Final
 
 import discord
 from discord import app_commands
@@ -44,7 +44,8 @@ from digest.safety import neutralize, redact_tokens
 log = logging.getLogger(__name__)
 
 SLOW_WORKERS = 4  # digest builds and questions at once
-QUESTION_THREAD_ARCHIVE_MINUTES = 1440  # a day: question threads are short-lived
+# Final, so it types as the literal: Discord takes only 60, 1440, 4320 or 10080 minutes.
+QUESTION_THREAD_ARCHIVE_MINUTES: Final = 1440  # a day: question threads are short-lived
 _MENTION = re.compile(r"<@[!&]?\d+>")
 _FAILED = "Something went wrong on the bot's side; the details are in its log. Try again later."
 
@@ -186,14 +187,15 @@ class DiscordHandlers:
                 "ask", lambda: self._router.mention(message.content, context)
             )
             if reply.post is not None:
-                guild = message.guild and message.guild.id
+                guild = message.guild.id if message.guild is not None else None
                 try:
                     publication = await self._post(reply.post, context)
                     contents = reply_contents([publication.message()], guild)
                 except PUBLISH_ERRORS as err:
                     contents = reply_contents([reply.post.failed(err)], guild)
             else:
-                contents = reply_contents(reply.messages, message.guild and message.guild.id)
+                guild = message.guild.id if message.guild is not None else None
+                contents = reply_contents(reply.messages, guild)
         except BotError as err:
             contents = [escape(str(err))]
         except Exception:

@@ -21,7 +21,7 @@ import io
 import logging
 import threading
 from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import discord
 
@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-THREAD_ARCHIVE_MINUTES = 10080  # a week: the thread stays open until the next digest
+# Final, so it types as the literal: Discord takes only 60, 1440, 4320 or 10080 minutes.
+THREAD_ARCHIVE_MINUTES: Final = 10080  # a week: the thread stays open until the next digest
 HISTORY_SCAN = 100  # recent messages searched for a part that may have been sent
 CALL_TIMEOUT = 180.0  # seconds one call may take, rate-limit waits included
 MAX_RATELIMIT_WAIT = 60.0  # a longer 429 fails the call instead of stalling the post
@@ -245,6 +246,9 @@ class DiscordPoster:
             )
         parent = channel.get_partial_message(_snowflake(parent_ref, "message"))
         name = " ".join(title.split())[:100] or "Digest"
+        # Either the new thread or, after a crash, the channel fetched by its id: only the
+        # id is used below.
+        thread: discord.abc.Snowflake
         try:
             thread = await parent.create_thread(
                 name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES

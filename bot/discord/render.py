@@ -230,6 +230,11 @@ def _arxiv_links(url: str) -> str | None:
     return safe_url(url)
 
 
+def _heading(level: str) -> Callable[[str], str]:
+    """A title formatter for one heading level (a factory, so each message binds its own)."""
+    return lambda title: f"{level} {title}"
+
+
 def digest_parts(digest: Digest) -> list[Part]:
     """The parent first, then every thread message, each within Discord's limits.
 
@@ -239,7 +244,7 @@ def digest_parts(digest: Digest) -> list[Part]:
     parts: list[Part] = []
     for message in messages(digest):
         level = "##" if message.key == "parent" else "###"
-        contents = message_contents(message, lambda t, lv=level: f"{lv} {t}", _arxiv_links)
+        contents = message_contents(message, _heading(level), _arxiv_links)
         if message.image is not None:
             # The chart: its words as the message, the PNG attached to it.
             image = Attachment(message.image.filename, message.image.data)

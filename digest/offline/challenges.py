@@ -4,6 +4,7 @@ themselves, grouped by what they are about."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from digest.model import Item
 from digest.offline.analysis import WindowAnalysis
@@ -17,6 +18,9 @@ from digest.offline.prose import (
 from digest.offline.text import clean_abstract, split_sentences
 from digest.offline.vocabulary import phrase_analyzer
 
+if TYPE_CHECKING:
+    import numpy as np
+
 MAX_ITEMS = 5
 # Words that end a phrase without naming anything ("outline open", "major open").
 _NOT_A_HEAD = frozenset(
@@ -27,7 +31,7 @@ _NOT_A_HEAD = frozenset(
 )
 
 
-def _vocabulary_index(analysis: WindowAnalysis) -> tuple[dict[str, int], object]:
+def _vocabulary_index(analysis: WindowAnalysis) -> tuple[dict[str, int], np.ndarray]:
     """Phrase -> column, and papers per column; built once per window (the vocabulary of
     a large window has hundreds of thousands of phrases)."""
     cached = analysis.__dict__.get("_vocabulary_index")

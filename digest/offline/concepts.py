@@ -171,7 +171,7 @@ def assign(
             break
         # Drop the smallest themes and give their papers to their next-best concept.
         allowed -= small
-    ordered = [(concepts[c], groups[c]) for c in ranked]
+    ordered: list[tuple[Concept | None, list[int]]] = [(concepts[c], groups[c]) for c in ranked]
     if others:
         ordered.append((None, others))
     return ordered

@@ -223,9 +223,9 @@ def family_item(
     if examples:
         parts.append(sentence("For example, " + "; ".join(s for _, s in examples)))
     shown = {i for i, _ in examples}
-    rest = [papers[i].id for i in ranked if i not in shown]
-    if rest:
-        parts.append(f"Also: {cite_list(rest, limit=8)}.")
+    unshown = [papers[i].id for i in ranked if i not in shown]
+    if unshown:
+        parts.append(f"Also: {cite_list(unshown, limit=8)}.")
     for index in ranked:
         caveat = limitation(analysis, index, names[papers[index].id], 30)
         if caveat and any(t in caveat.lower() for t in lowered):

@@ -51,18 +51,18 @@ def overview_items(
         parts.append(f"Across the window, {join_items(facts)}.")
     figures = sum(1 for i in range(n) if concrete_result(analysis, i))
     limits = sum(1 for i in range(n) if any(s.is_limitation for s in analysis.sentences(i)))
-    facts = (
+    counted = (
         f"{_count_of(figures)} {verb_for(figures, 'report')} a concrete figure in "
         f"{'its' if figures == 1 else 'their'} abstract, and {_count_of(limits, False)} "
         f"{verb_for(limits, 'state')} a limitation of {'its' if limits == 1 else 'their'} own."
     )
-    parts.append(facts[:1].upper() + facts[1:])
+    parts.append(counted[:1].upper() + counted[1:])
     if rising:
         parts.append(f"Against earlier weeks, {join(rising)} became more common.")
     elif request.history.is_empty:
         parts.append("This is the first digest of the topic, so nothing is compared yet.")
-    labels = {analysis.label(t) for t in named}
-    challenges = [c for c in challenges if c in labels]  # areas, not single papers
+    areas = {analysis.label(t) for t in named}
+    challenges = [c for c in challenges if c in areas]  # areas, not single papers
     if challenges:
         topics = list(dict.fromkeys(inline(c) for c in challenges))[:3]
         parts.append(f"The limitations the papers state most clearly concern {join_items(topics)}.")

@@ -159,6 +159,7 @@ def _window(name: str, match: re.Match[str], today: date) -> tuple[date, date] |
         return (min(a, b), max(a, b)) if a and b else None
     if name == "since":
         text = groups["a"]
+        start: date | None
         if text.lower().rstrip(".") in MONTHS:
             start = _month_range(MONTHS[text.lower().rstrip(".")], None, today)[0]
         else:
