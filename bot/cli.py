@@ -7,38 +7,23 @@ only a bug in digestbot itself shows a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, PlatformError, UsageError
-from bot.logs import setup_logging
-from bot.posting import PostCutOff, split_channel
-from bot.progress import fetch_progress
-from bot.publisher import Publisher
-from bot.wiring import (
-    answer_writer,
-    arxiv_source,
-    corpus_for,
-    digest_service,
-    fulltext_settings,
-    llm_engine,
-    poster_for,
-    question_source,
-)
-from digest.errors import ArxivUnavailable, DigestError
-from digest.ingest import ensure_window, ingest_feed_file, utc_now
-from digest.render import message_text, to_markdown, to_text
-from digest.windows import Window, parse_day, resolve_window
-from storage import Corpus, StorageError, open_corpus
-from storage.corpus import damaged_message
-from storage.errors import DatabaseDamaged, DatabaseReadOnly
-from storage.ledger import PostLedger
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from digest.windows import Window
+    from storage import Corpus
+
+# Each command imports what it needs inside its function: `--help` then loads only
+# argparse, and `ask` or a cached `digest` never pay for arXiv, HTTP, PDF or chart code
+# (tests/bot/test_startup.py pins which packages stay out).
 
 EXIT_USAGE = 2  # the command or its input is wrong: fix it and run again
 EXIT_FAILURE = 1  # something outside failed (arXiv, the database): try again later
@@ -58,6 +43,11 @@ def cmd_topics(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    from bot.progress import fetch_progress
+    from bot.wiring import arxiv_source, corpus_for
+    from digest.ingest import ensure_window, ingest_feed_file, utc_now
+    from digest.windows import parse_day, resolve_window
+
     if args.feed:
         if args.since or args.until:
             raise UsageError("--since/--until do not apply to --feed: a saved feed is stored whole")
@@ -96,6 +86,14 @@ def cmd_ingest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 
 def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    import json
+
+    from bot.progress import fetch_progress
+    from bot.wiring import corpus_for, digest_service
+    from digest.clock import utc_now
+    from digest.render import to_markdown, to_text
+    from digest.windows import parse_day, resolve_window
+
     topic = config.topics.get(args.topic)
     since = parse_day(args.since, "--since") if args.since else None
     until = parse_day(args.until, "--until") if args.until else None
@@ -128,6 +126,12 @@ def cmd_digest(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 def _post_digest(args: argparse.Namespace, config: Config, topic: str, window: Window) -> int:
     """`digest --post CHANNEL`: through the same Publisher as the bot, so a re-run posts
     nothing new, a cut-off post is finished, and `--force` posts a new digest again."""
+    from bot.posting import PostCutOff, split_channel
+    from bot.progress import fetch_progress
+    from bot.publisher import Publisher
+    from bot.wiring import corpus_for, digest_service, poster_for
+    from storage.ledger import PostLedger
+
     platform, _ = split_channel(args.post)  # a malformed channel fails before any work
     poster = poster_for(platform, config)
     try:
@@ -174,7 +178,11 @@ def cmd_ask(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     lacks it), by a paper's name or title, or by topic words."""
     # Imported here: question answering (PDF text, retrieval) costs a cached `digest` a
     # noticeable part of its start-up, and only `ask` needs it.
+    import json
+
+    from bot.wiring import answer_writer, fulltext_settings, llm_engine, question_source
     from digest.qa import FullTextFetcher, QuestionAnswerer, answer_json, answer_messages
+    from digest.render import message_text
 
     question = " ".join(args.question).strip()
     if not question:
@@ -232,6 +240,10 @@ def cmd_health(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 def corpus_for_reading(config: Config) -> Corpus:
     """The corpus for a command that only reads: opened read-only when it cannot be
     written (a read-only file, directory or mount), so reading still works."""
+    from bot.wiring import corpus_for
+    from storage import open_corpus
+    from storage.errors import DatabaseReadOnly
+
     try:
         return corpus_for(config)
     except DatabaseReadOnly as err:
@@ -241,6 +253,9 @@ def corpus_for_reading(config: Config) -> Corpus:
 
 def cmd_posts(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     """List posts that are pending (begun, not finished) or failed; --clear ID drops one."""
+    from bot.wiring import corpus_for
+    from storage.ledger import PostLedger
+
     with corpus_for(config) as corpus:
         ledger = PostLedger(corpus)
         if args.clear is not None:
@@ -272,6 +287,9 @@ def cmd_posts(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 def cmd_check(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     """Check the database's integrity (SQLite quick_check)."""
+    from storage.corpus import damaged_message
+    from storage.errors import DatabaseDamaged
+
     path = config.database.resolved_path()
     with corpus_for_reading(config) as corpus:
         problems = corpus.quick_check()
@@ -283,6 +301,9 @@ def cmd_check(args: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 def cmd_backup(args: argparse.Namespace, config: Config, out: TextIO) -> int:
     """Copy the database to PATH with SQLite's online backup (safe while the bot runs)."""
+    from storage.corpus import damaged_message
+    from storage.errors import DatabaseDamaged
+
     target = Path(args.path).expanduser()
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists; choose another path or add --force to replace it")
@@ -311,6 +332,30 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """`--version`, looking the version up only when asked: importlib.metadata costs every
+    other command (and `--help`) a noticeable part of its start-up."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show program's version number and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"digestbot {_version()}", file=sys.stdout)  # where argparse's own prints it
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digestbot",
@@ -323,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (else $DIGESTBOT_CONFIG, else ./config.toml, else built-in defaults)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    parser.add_argument("--version", action="version", version=f"digestbot {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     # The same options after the command ("digestbot topics --config x.toml"). SUPPRESS:
     # a subcommand that was not given them leaves the top-level values alone.
     common = argparse.ArgumentParser(add_help=False)
@@ -452,7 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and --version end here, before the imports below
+    from bot.config import load_config
+    from bot.logs import setup_logging
+    from digest.errors import ArxivUnavailable, DigestError
+    from storage.errors import StorageError
+
     level = logging.INFO if args.verbose or args.command in ("run", "serve") else logging.WARNING
     setup_logging(level)
     try:

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.errors import ConfigError
 from digest.arxiv_categories import CATEGORIES, is_category
 from digest.topics import Topic, TopicCatalog
-from storage import default_database_path
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -52,7 +51,12 @@ class DatabaseConfig:
     path: str = ""  # empty: the user's data directory (see storage.default_database_path)
 
     def resolved_path(self) -> Path:
-        return Path(self.path).expanduser() if self.path else default_database_path()
+        if self.path:
+            return Path(self.path).expanduser()
+        # Imported here: loading the config must not load the storage layer (and SQLite).
+        from storage import default_database_path
+
+        return default_database_path()
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from digest.arxiv_source import Progress as ProgressCallback
 
 
@@ -24,6 +21,16 @@ def fetch_progress(label: str, stream: TextIO | None = None) -> Iterator[Progres
 
         yield report
         return
+    # rich loads only for a live bar: piped runs and a cached digest's start-up skip it.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

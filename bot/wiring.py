@@ -9,27 +9,33 @@ from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.errors import ConfigError
-from digest.arxiv_source import ArxivSettings, ArxivSource
-from digest.offline.engine import OfflineEngine
-from digest.qa.fulltext import FullTextSettings
-from digest.service import DigestService
-from digest.synthesis import Synthesizer
-from storage import Corpus, open_corpus
 
+# The digest, arXiv, engine and storage modules are imported inside the functions that use
+# them: the CLI imports this module for every command, and each command pays only for what
+# it wires (`--help`, `ask` and a cached `digest` load no arXiv client, HTTP or PDF code).
 if TYPE_CHECKING:
     from bot.publisher import ClosingPoster
+    from digest.arxiv_source import ArxivSource
     from digest.claude.client import LLMSettings
     from digest.llm.cost import Price
     from digest.llm.transport import Transport
     from digest.qa import Answer, AnswerWriter, FullTextFetcher
+    from digest.qa.fulltext import FullTextSettings
+    from digest.service import DigestService
+    from digest.synthesis import Synthesizer
+    from storage import Corpus
 
 
 def corpus_for(config: Config) -> Corpus:
+    from storage import open_corpus
+
     return open_corpus(config.database.resolved_path())
 
 
 def arxiv_source(config: Config) -> ArxivSource:
     """arXiv for the weekly fetch: patient, with the configured retries and back-off."""
+    from digest.arxiv_source import ArxivSettings, ArxivSource
+
     a = config.arxiv
     return ArxivSource(
         ArxivSettings(
@@ -46,6 +52,8 @@ def arxiv_source(config: Config) -> ArxivSource:
 def question_source(config: Config) -> ArxivSource:
     """arXiv for the ids a question names that the corpus lacks: someone is waiting for
     the answer, so one retry after a short pause rather than the weekly fetch's patience."""
+    from digest.arxiv_source import ArxivSource
+
     patient = arxiv_source(config).settings
     return ArxivSource(
         replace(
@@ -59,11 +67,15 @@ def question_source(config: Config) -> ArxivSource:
 
 def fulltext_settings(config: Config) -> FullTextSettings:
     """Where questions' full texts come from: arXiv's HTML and PDF, or a mirror or proxy."""
+    from digest.qa.fulltext import FullTextSettings
+
     return FullTextSettings(html_url=config.arxiv.html_url, pdf_url=config.arxiv.pdf_url)
 
 
 def digest_service(config: Config, corpus: Corpus) -> DigestService:
     """The digest service as this config wires it (engine, arXiv source, topics)."""
+    from digest.service import DigestService
+
     return DigestService(
         corpus=corpus,
         topics=config.topics,
@@ -158,6 +170,8 @@ def choose_synthesizer(config: Config) -> Synthesizer:
     else the offline engine (which also stands in whenever the model fails)."""
     chosen = llm_transport(config)
     if chosen is None:
+        from digest.offline.engine import OfflineEngine
+
         return OfflineEngine()
     from digest.llm.cost import PRICES
     from digest.llm.engine import EngineSettings, LLMEngine

@@ -13,12 +13,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from digest.errors import FeedError
 from storage import Paper
+
+# lxml loads on the first parse: a cached `digest` imports this module (through ingest) but
+# parses nothing.
+if TYPE_CHECKING:
+    from lxml import etree
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _ARXIV = "{http://arxiv.org/schemas/atom}"
@@ -26,7 +31,13 @@ _OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 _VERSION = re.compile(r"v(\d+)$")
 # arXiv category terms look like "cs.CL" or "hep-th"; MSC/ACM codes ("35", "I.2.7") are not.
 _CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z-]+)?$")
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+@cache
+def _parser() -> etree.XMLParser:
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +157,10 @@ def parse_feed(content: bytes, source: str = "the response") -> ParsedFeed:
     """Parse an arXiv API Atom document; raise `FeedError` naming `source` if it is not one."""
     if not content.strip():
         raise FeedError(f"{source} is empty, not an arXiv Atom feed")
+    from lxml import etree
+
     try:
-        root = etree.fromstring(content, _PARSER)
+        root = etree.fromstring(content, _parser())
     except etree.XMLSyntaxError as err:
         raise FeedError(
             f"{source} is not a complete XML document ({err.msg}, line {err.lineno}); "

@@ -15,15 +15,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urlsplit
-
-import platformdirs
-import sqlite_utils
 
 from storage.errors import DatabaseDamaged, DatabaseReadOnly, DatabaseUnavailable, StorageError
 from storage.ids import parse_arxiv_id
+from storage.lazydb import LazyDatabase
 from storage.migrations import MIGRATIONS, applied, migrate
 from storage.records import FetchRecord, Paper
+
+# sqlite_utils (0.2 s to import: it loads numpy) is imported by `LazyDatabase` only when a
+# command writes; reads run on the plain sqlite3 connection.
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -31,6 +35,8 @@ _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 def default_database_path() -> Path:
     """Where the corpus lives unless DIGESTBOT_DB or the config says otherwise."""
+    import platformdirs
+
     return platformdirs.user_data_path("digestbot") / "digestbot.db"
 
 
@@ -619,12 +625,15 @@ def open_corpus(path: str | Path | None = None, *, read_only: bool = False) -> C
         conn = sqlite3.connect(target, check_same_thread=False, timeout=15, uri=is_uri)
     except sqlite3.Error as err:
         raise DatabaseUnavailable(f"cannot open the database {target}: {err}") from err
-    db = sqlite_utils.Database(conn)
+    db = cast("sqlite_utils.Database", LazyDatabase(conn))
     corpus = Corpus(db, target)
     try:
         with corpus._translated():
             conn.execute("PRAGMA foreign_keys = ON")
-            if target != ":memory:":
+            # Checked here first: enable_wal is sqlite_utils', and a WAL file (every one
+            # but a new one) need not load it.
+            wal = conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            if target != ":memory:" and not wal:
                 db.enable_wal()
             migrate(db)
             # Fail now, with a clear sentence, rather than on the first write much later:
@@ -657,7 +666,7 @@ def _open_read_only(target: str) -> Corpus:
         except sqlite3.Error as err:
             last = err
             continue
-        db = sqlite_utils.Database(conn)
+        db = cast("sqlite_utils.Database", LazyDatabase(conn))
         corpus = Corpus(db, str(path), read_only=True)
         try:
             with corpus._translated():

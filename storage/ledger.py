@@ -19,11 +19,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.corpus import Corpus
 from storage.errors import StorageError
+
+if TYPE_CHECKING:  # loaded only when a write needs it (storage.lazydb)
+    import sqlite_utils
 
 SENDING = "sending"
 SENT = "sent"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # loaded only when a write needs it (storage.lazydb)
+    import sqlite_utils
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 
 
 def _papers(db: sqlite_utils.Database) -> None:
@@ -256,13 +258,20 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 
 def applied(db: sqlite_utils.Database) -> set[str]:
     """Names of the migrations this database has recorded."""
-    if not db["_migrations"].exists():
+    # Plain SQL rather than db["_migrations"].exists(): opening a database that needs no
+    # migration then never loads sqlite_utils (see storage.lazydb).
+    found = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    if found is None:
         return set()
     return {row["name"] for row in db.query("SELECT name FROM _migrations")}
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration the database lacks, in order; return the names applied."""
+    if {name for name, _ in MIGRATIONS} <= applied(db):
+        return []  # the usual case, decided with a SELECT (no sqlite_utils import)
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )

@@ -25,17 +25,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-import httpx
-import pypdf
-from lxml import etree
-from lxml import html as lxml_html
+from typing import TYPE_CHECKING
 
 from digest.offline.text import split_sentences
 from digest.qa.errors import FullTextUnavailable
 from digest.qa.text import content_words
 from storage import Corpus
 from storage.fulltext import FullTextStore
+
+# httpx, pypdf and lxml load when a full text is first fetched or parsed: `digestbot ask`
+# answers from stored text or abstracts most of the time and should not pay for them.
+if TYPE_CHECKING:
+    import httpx
+    from lxml import etree
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +113,25 @@ class FullTextFetcher:
         self._clock = clock
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        timeout = httpx.Timeout(
-            self.settings.timeout_seconds, connect=min(10.0, self.settings.timeout_seconds)
-        )
-        self._client = client or httpx.Client(
-            timeout=timeout, follow_redirects=True, headers={"user-agent": _USER_AGENT}
-        )
+        self._made = client  # None: made on the first fetch (see `_client`)
         self.requests_made = 0
 
+    @property
+    def _client(self) -> httpx.Client:
+        if self._made is None:
+            import httpx
+
+            timeout = httpx.Timeout(
+                self.settings.timeout_seconds, connect=min(10.0, self.settings.timeout_seconds)
+            )
+            self._made = httpx.Client(
+                timeout=timeout, follow_redirects=True, headers={"user-agent": _USER_AGENT}
+            )
+        return self._made
+
     def close(self) -> None:
-        self._client.close()
+        if self._made is not None:
+            self._made.close()
 
     def passages(self, paper_id: str, question: str, limit: int = 3) -> list[Passage]:
         """The chunks of the paper's full text most relevant to the question (fetching the
@@ -197,6 +208,8 @@ class FullTextFetcher:
 
     def _download(self, url: str, deadline: float) -> bytes:
         """The body at `url`, within the byte cap and the deadline."""
+        import httpx
+
         limit = self.settings.max_bytes
         self.requests_made += 1
         try:
@@ -237,6 +250,9 @@ def _clean(text: str) -> str:
 def extract_html(body: bytes) -> list[tuple[str, str]]:
     """(section, paragraph) pairs of an HTML paper, in order; the bibliography, navigation,
     scripts and author blocks left out, math written as its LaTeX source."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
     if not body.strip():
         raise FullTextUnavailable("the HTML version is empty")
     try:
@@ -266,6 +282,9 @@ def extract_html(body: bytes) -> list[tuple[str, str]]:
 def extract_html_authors(body: bytes) -> str:
     """The author block of arXiv's LaTeXML HTML as text: each author with their affiliation,
     "; " between authors; e-mail addresses and footnote marks left out."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
     try:
         document = lxml_html.document_fromstring(body)
     except (etree.ParserError, ValueError):
@@ -312,6 +331,8 @@ def _walk(
 def extract_pdf(body: bytes, *, max_pages: int = 60) -> list[tuple[str, str]]:
     """(section, text) pairs of a PDF, in order: sections from heading lines where they can
     be told, else "page N"; the references and everything after them left out."""
+    import pypdf
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(body))
         if reader.is_encrypted and not reader.decrypt(""):
