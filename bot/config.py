@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
 from digest.arxiv_categories import CATEGORIES, is_category
+from digest.settings import ARXIV_HTML_URL, ARXIV_PDF_URL, ArxivSettings, ModelSettings
 from digest.topics import Topic, TopicCatalog
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -60,16 +61,13 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
-class ArxivConfig:
-    api_url: str = "https://export.arxiv.org/api/query"
-    delay_seconds: float = 3.0
-    page_size: int = 2000
-    retries: int = 4
-    backoff_seconds: float = 5.0
-    timeout_seconds: float = 60.0
+class ArxivConfig(ArxivSettings):
+    """`[arxiv]`: the core's `ArxivSettings` (so the section is what `ArxivSource` takes),
+    plus where questions' full texts come from."""
+
     # Full texts for questions: arXiv's HTML and PDF base URLs (a paper is <base>/<id>).
-    html_url: str = "https://arxiv.org/html/"
-    pdf_url: str = "https://arxiv.org/pdf/"
+    html_url: str = ARXIV_HTML_URL
+    pdf_url: str = ARXIV_PDF_URL
 
 
 @dataclass(frozen=True)
@@ -81,30 +79,29 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
-class AnthropicConfig:
+class AnthropicConfig(ModelSettings):
+    """`[anthropic]`: the core's `ModelSettings` (models and token limits, whose defaults are
+    Claude's), plus how to reach the API. The key itself is a secret, in `Secrets`."""
+
     api_key_env: str = "ANTHROPIC_API_KEY"
     base_url: str = ""  # empty: the SDK reads ANTHROPIC_BASE_URL, else api.anthropic.com
-    model: str = "claude-sonnet-5-5"
-    map_model: str = "claude-haiku-5-5"
     timeout_seconds: float = 120.0
     max_retries: int = 3
-    max_input_tokens: int = 150_000
-    max_output_tokens: int = 8_000
 
 
 @dataclass(frozen=True)
-class OpenAIConfig:
+class OpenAIConfig(ModelSettings):
     """An OpenAI-compatible Chat Completions API: OpenAI itself, or Ollama, vLLM,
-    OpenRouter, llama.cpp server, LM Studio at their base URL."""
+    OpenRouter, llama.cpp server, LM Studio at their base URL. The core's `ModelSettings`
+    with OpenAI's defaults, plus how to reach the API (the key is in `Secrets`)."""
 
-    api_key_env: str = "OPENAI_API_KEY"  # may be unset for a local server
-    base_url: str = ""  # empty: the SDK's default (OPENAI_BASE_URL, else api.openai.com)
     model: str = "gpt-5-mini"
     map_model: str = ""  # empty: the same as model
+    max_input_tokens: int = 100_000
+    api_key_env: str = "OPENAI_API_KEY"  # may be unset for a local server
+    base_url: str = ""  # empty: the SDK's default (OPENAI_BASE_URL, else api.openai.com)
     timeout_seconds: float = 120.0
     max_retries: int = 3
-    max_input_tokens: int = 100_000
-    max_output_tokens: int = 8_000
     # model -> (USD per million input tokens, output tokens, cached input tokens); from the
     # [openai.prices] table. A model without a price has its cost shown as unknown.
     prices: tuple[tuple[str, float, float, float], ...] = ()

@@ -34,19 +34,10 @@ def corpus_for(config: Config) -> Corpus:
 
 def arxiv_source(config: Config) -> ArxivSource:
     """arXiv for the weekly fetch: patient, with the configured retries and back-off."""
-    from digest.arxiv_source import ArxivSettings, ArxivSource
+    from digest.arxiv_source import ArxivSource
 
-    a = config.arxiv
-    return ArxivSource(
-        ArxivSettings(
-            api_url=a.api_url,
-            delay_seconds=a.delay_seconds,
-            page_size=a.page_size,
-            retries=a.retries,
-            backoff_seconds=a.backoff_seconds,
-            timeout_seconds=a.timeout_seconds,
-        )
-    )
+    # `[arxiv]` is an `ArxivSettings` (its full-text URLs are extra fields the source ignores).
+    return ArxivSource(config.arxiv)
 
 
 def question_source(config: Config) -> ArxivSource:
@@ -69,6 +60,9 @@ def fulltext_settings(config: Config) -> FullTextSettings:
     """Where questions' full texts come from: arXiv's HTML and PDF, or a mirror or proxy."""
     from digest.qa.fulltext import FullTextSettings
 
+    # A two-field adapter kept on purpose: `FullTextSettings` also holds fetch limits that are
+    # not configurable, and `[arxiv]` cannot also be one (it is an `ArxivSettings`). Both sides'
+    # URL defaults are the same constants in `digest.settings`.
     return FullTextSettings(html_url=config.arxiv.html_url, pdf_url=config.arxiv.pdf_url)
 
 
@@ -123,6 +117,8 @@ def llm_settings(config: Config) -> LLMSettings:
     # Imported here, like every use of the SDK: it is slow to import and large in memory.
     from digest.claude.client import LLMSettings
 
+    # Adapter kept on purpose: the client's settings carry the API key, a secret that comes
+    # from the environment (`Secrets`) and never sits in a config section.
     a = config.anthropic
     return LLMSettings(
         api_key=config.secrets.anthropic_api_key.reveal(),
@@ -149,6 +145,7 @@ def llm_transport(config: Config) -> tuple[Transport, str, str] | None:
         from digest.openai.client import OpenAIClient, OpenAISettings
 
         o = config.openai
+        # As for Claude (`llm_settings`): the client's settings carry the secret key.
         client = OpenAIClient(
             OpenAISettings(
                 api_key=config.secrets.openai_api_key.reveal(),
@@ -177,15 +174,14 @@ def choose_synthesizer(config: Config) -> Synthesizer:
     from digest.llm.engine import EngineSettings, LLMEngine
 
     client, model, map_model = chosen
-    limits = config.openai if llm_engine(config) == "openai" else config.anthropic
+    # The section is the engine's `ModelSettings`; only the map model is resolved (OpenAI's
+    # empty map_model means the model itself).
+    models = config.openai if llm_engine(config) == "openai" else config.anthropic
     prices = openai_prices(config) if llm_engine(config) == "openai" else dict(PRICES)
     return LLMEngine(
         client,
-        EngineSettings(
-            model=model,
-            map_model=map_model,
-            max_input_tokens=limits.max_input_tokens,
-            max_output_tokens=limits.max_output_tokens,
+        EngineSettings.for_models(
+            replace(models, model=model, map_model=map_model),
             language=config.digest.language,
             prices=prices,
         ),

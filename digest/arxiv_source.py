@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digest.errors import ArxivUnavailable
+
+# Re-exported: the settings live in a light module, which the config sections extend.
+from digest.settings import ArxivSettings
 from storage import Paper
 
 if TYPE_CHECKING:
@@ -24,24 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE_SIZE = 2000  # arXiv's own cap for one response
 _MAX_BACKOFF = 300.0
 _USER_AGENT = "digestbot/0.1 (+https://github.com/digestbot/digestbot)"
 
 # Called after each page with (papers received so far, total arXiv claims).
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ArxivSettings:
-    """How to talk to the API. Politeness is arXiv's request: >= 3 s between requests."""
-
-    api_url: str = "https://export.arxiv.org/api/query"
-    delay_seconds: float = 3.0
-    page_size: int = MAX_PAGE_SIZE
-    retries: int = 4
-    backoff_seconds: float = 5.0
-    timeout_seconds: float = 60.0
 
 
 class ArxivSource:

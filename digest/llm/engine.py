@@ -49,6 +49,7 @@ from digest.model import (
 from digest.offline.analysis import WindowAnalysis
 from digest.offline.engine import OfflineEngine
 from digest.offline.trends import rising_terms
+from digest.settings import ModelSettings
 from digest.synthesis import SynthesisRequest, catalog, metadata_section, new_digest
 
 log = logging.getLogger(__name__)
@@ -57,18 +58,19 @@ SECTION_LIMITS = {"themes": 8, "methods": 8, "new": 6, "challenges": 8, "overvie
 
 
 @dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """Models and limits of a language-model engine (from `[anthropic]` or `[openai]`, and
-    `[digest] language`). The model defaults are Claude's, the engine of the first round."""
+class EngineSettings(ModelSettings):
+    """Models and limits of a language-model engine: the `ModelSettings` of `[anthropic]` or
+    `[openai]` (`for_models`), and `[digest] language`."""
 
-    model: str = "claude-sonnet-5-5"
-    map_model: str = "claude-haiku-5-5"
-    max_input_tokens: int = 150_000  # no request's prompt may exceed this
-    max_output_tokens: int = 8_000  # of the synthesis (and reduce) request
     abstract_chars: int = prompt.ABSTRACT_CHARS
     count_tokens: bool = True  # ask the API to count when the estimate is near the budget
     language: str = "en"  # what the digest is written in (ids, names and the query stay)
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
+
+    @classmethod
+    def for_models(cls, models: ModelSettings, **rest: Any) -> EngineSettings:
+        """These settings with the models and token limits of `models` (a config section)."""
+        return cls(**models.model_values(), **rest)
 
 
 @dataclass

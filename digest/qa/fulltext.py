@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from digest.offline.text import split_sentences
 from digest.qa.errors import FullTextUnavailable
 from digest.qa.text import content_words
+from digest.settings import ARXIV_HTML_URL, ARXIV_PDF_URL
 from storage import Corpus
 from storage.fulltext import FullTextStore
 
@@ -68,8 +69,8 @@ _MAX_AUTHOR_CHARS = 2000
 class FullTextSettings:
     """Where full texts come from and the limits on fetching them."""
 
-    html_url: str = "https://arxiv.org/html/"
-    pdf_url: str = "https://arxiv.org/pdf/"
+    html_url: str = ARXIV_HTML_URL
+    pdf_url: str = ARXIV_PDF_URL
     timeout_seconds: float = 20.0  # per request (connect, and between bytes)
     deadline_seconds: float = 60.0  # per paper, HTML and PDF together
     max_bytes: int = 25_000_000

@@ -28,6 +28,7 @@ from digest.qa.answer import Answer, Line, lines_of
 from digest.qa.errors import FullTextUnavailable
 from digest.qa.fulltext import FullTextFetcher, Passage
 from digest.qa.resolve import Resolution
+from digest.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class AnswerSettings:
     """Model and limits of model answers (from `[anthropic]` or `[openai]`, and `[digest]
     language`)."""
 
-    model: str = "claude-sonnet-5-5"
+    model: str = ModelSettings().model
     max_output_tokens: int = 1_200
     abstract_chars: int = prompt.ABSTRACT_CHARS
     passages: int = 3  # of the full text, for a question about one paper
