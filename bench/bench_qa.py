@@ -68,13 +68,13 @@ from bench.common import (
     verdict,
 )
 from digest.errors import DigestError
-from digest.model import CatalogEntry, Digest
 from digest.qa import QuestionAnswerer, answer_json, answer_messages
 from digest.qa.fulltext import FullTextFetcher, FullTextSettings
 from digest.qa.resolve import Resolver
 from digest.shortnames import short_name, short_names
 from storage import Corpus, Paper, open_corpus
 from tests.fakes.arxiv_fulltext import FakeFullText, PaperText
+from tests.support.qa import store_digest
 from tests.support.qa_questions import build_corpus as build_set_corpus
 from tests.support.qa_questions import load_question_set, score
 
@@ -153,30 +153,15 @@ def build_qa_corpus(target: Path, search_db: Path, rows: Sequence[Row]) -> float
             names = short_names(papers)
             until = max(p.published for p in papers).date()
             since = until - timedelta(days=6)
-            digest = Digest(
-                topic="post-train",
-                title="Digest",
+            store_digest(
+                corpus,
+                papers,
+                names,
                 since=since,
                 until=until,
-                generated_at=datetime.combine(until + timedelta(days=1), datetime.min.time(), UTC),
-                paper_count=len(papers),
-                query="q",
-                synthesizer="offline",
-                style="",
-                gist="",
-                sections=(),
-                papers=tuple(
-                    CatalogEntry(p.id, names[p.id], p.title, p.authors, p.primary_category)
-                    for p in papers
+                generated_at=datetime.combine(
+                    until + timedelta(days=1), datetime.min.time(), UTC
                 ),
-            )
-            corpus.save_digest(
-                topic="post-train",
-                since=since,
-                until=until,
-                engine="offline",
-                generated_at=digest.generated_at,
-                body=digest.to_json(),
             )
     partial.rename(target)
     return time.perf_counter() - start

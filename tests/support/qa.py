@@ -29,14 +29,16 @@ def store_digest(
     topic: str = "post-train",
     since: date = date(2026, 6, 1),
     until: date = date(2026, 6, 7),
+    generated_at: datetime = datetime(2026, 6, 8, tzinfo=UTC),
 ) -> int:
-    """Store a digest (no sections) naming `papers` as `names` say; returns its id."""
+    """Store a digest (no sections) naming `papers` as `names` say, as the bot would have
+    posted it (people ask by the names digests showed them); returns its id."""
     digest = Digest(
         topic=topic,
         title=f"{topic} digest",
         since=since,
         until=until,
-        generated_at=datetime(2026, 6, 8, tzinfo=UTC),
+        generated_at=generated_at,
         paper_count=len(papers),
         query="q",
         synthesizer="offline",

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from digest.feed import read_feed_file
 from digest.ingest import ingest_feed_file
-from digest.model import CatalogEntry, Digest
 from digest.qa import Answer, plain_text
 from digest.shortnames import short_names
 from storage import Corpus
 from tests.fakes.arxiv_fulltext import PaperText
+from tests.support.qa import store_digest
 
 QUESTION_SET = Path(__file__).resolve().parents[1] / "fixtures" / "qa" / "questions.json"
 
@@ -86,30 +86,13 @@ def build_corpus(corpus: Corpus, shared_arxiv: Path, question_set: QuestionSet) 
         names = short_names(papers)
         since = min(p.submitted for p in papers)
         until = max(p.submitted for p in papers)
-        digest = Digest(
-            topic="post-train",
-            title="post-train digest",
+        store_digest(
+            corpus,
+            papers,
+            names,
             since=since,
             until=until,
             generated_at=datetime.combine(until, time(12), UTC),
-            paper_count=len(papers),
-            query="",
-            synthesizer="offline",
-            style="",
-            gist="",
-            sections=(),
-            papers=tuple(
-                CatalogEntry(p.id, names[p.id], p.title, p.authors, p.primary_category)
-                for p in papers
-            ),
-        )
-        corpus.save_digest(
-            topic="post-train",
-            since=since,
-            until=until,
-            engine="offline",
-            generated_at=digest.generated_at,
-            body=digest.to_json(),
         )
 
 
