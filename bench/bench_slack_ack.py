@@ -18,12 +18,15 @@ Then the same over the network, against a real `digestbot run` process in HTTP m
 (uvicorn on loopback, the bench corpus, the loopback Slack): `--http-requests` signed
 requests (500) from `--parallel` (50) client threads, each on a new connection, timed from
 connect to the response: resets (connections refused, reset or closed without a reply),
-p50/p95/p99, and duplicated digest threads once the work behind has drained. Last, the
+p50/p95/p99, and duplicated digest threads once the work behind has drained. Before it, the
+same client against a trivial app served with the same uvicorn settings in its own process
+(`baseline`): the share of the latency that is the client's, the kernel's and uvicorn's,
+since the 50 client threads run on the same 2 cores as the server. Last, the
 same process is sent three unsigned 200 MB bodies (declared with their length, with
 `Content-Length: -1`, and chunked) and its peak RSS (VmHWM) is read before and after.
 
     .venv/bin/python bench/bench_slack_ack.py [--requests 200] [--rate 0]
-        [--http-requests 500] [--parallel 50] [--attack-mb 200]
+        [--http-requests 500] [--parallel 50] [--attack-mb 200] [--skip-dispatch] [--only-http]
 """
 
 from __future__ import annotations
