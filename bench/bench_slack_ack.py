@@ -18,12 +18,15 @@ Then the same over the network, against a real `digestbot run` process in HTTP m
 (uvicorn on loopback, the bench corpus, the loopback Slack): `--http-requests` signed
 requests (500) from `--parallel` (50) client threads, each on a new connection, timed from
 connect to the response: resets (connections refused, reset or closed without a reply),
-p50/p95/p99, and duplicated digest threads once the work behind has drained. Last, the
+p50/p95/p99, and duplicated digest threads once the work behind has drained. Before it, the
+same client against a trivial app served with the same uvicorn settings in its own process
+(`baseline`): the share of the latency that is the client's, the kernel's and uvicorn's,
+since the 50 client threads run on the same 2 cores as the server. Last, the
 same process is sent three unsigned 200 MB bodies (declared with their length, with
 `Content-Length: -1`, and chunked) and its peak RSS (VmHWM) is read before and after.
 
     .venv/bin/python bench/bench_slack_ack.py [--requests 200] [--rate 0]
-        [--http-requests 500] [--parallel 50] [--attack-mb 200]
+        [--http-requests 500] [--parallel 50] [--attack-mb 200] [--skip-dispatch] [--only-http]
 """
 
 from __future__ import annotations
@@ -193,10 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=50, help="client threads over HTTP")
     parser.add_argument("--attack-mb", type=int, default=200, help="size of the unsigned bodies")
     parser.add_argument("--skip-dispatch", action="store_true", help="only the HTTP phases")
+    parser.add_argument(
+        "--only-http", action="store_true", help="only the client baseline and the HTTP phase"
+    )
     args = parser.parse_args(argv)
-    if not args.skip_dispatch:
+    if not (args.skip_dispatch or args.only_http):
         dispatch_phase(args)
-    quick_phase()
+    if not args.only_http:
+        quick_phase()
+    baseline_phase(args)
     http_phase(args)
     return 0
 
@@ -565,6 +573,70 @@ def send_unsigned(port: int, head: bytes, body_mb: int, chunked: bool) -> str:
         except OSError as err:
             return type(err).__name__
     return answer.split(b"\r\n", 1)[0].decode(errors="replace") or "closed"
+
+
+# The floor under the HTTP figures: the same client (50 threads in this process, on the
+# same 2 cores as the server) against a trivial app served with the bot's own uvicorn
+# settings in a process of its own. Whatever this shows is client, kernel and uvicorn cost
+# that no change to the bot can remove.
+TRIVIAL_SERVER = """
+import sys, threading
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from bot.config import HttpConfig
+from bot.http.server import serve
+
+async def events(request: Request) -> Response:
+    await request.body()
+    return Response(b"", status_code=200)
+
+server = serve(Starlette(routes=[Route("/slack/events", events, methods=["POST"])]),
+               HttpConfig(port=int(sys.argv[1])))
+print("ready", flush=True)
+sys.stdin.read()  # until the bench closes our stdin
+server.stop()
+"""
+
+
+def baseline_phase(args: argparse.Namespace) -> None:
+    """The same requests at the same parallelism against a trivial app (no Bolt, no work
+    behind): the client's and uvicorn's own share of the HTTP phase's latency."""
+    windows = windows_of_the_bench()
+    plan = workload(args.http_requests, windows)
+    verifier = SignatureVerifier(SECRET)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRIVIAL_SERVER, str(port)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit("the trivial server did not start")
+        one_request(port, form_body("help", CHANNELS[0]), verifier)
+        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+            results = list(
+                pool.map(lambda item: one_request(port, form_body(*item), verifier), plan)
+            )
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    latencies = [ms for ms, _ in results]
+    failures = sum(1 for _, outcome in results if not isinstance(outcome, int))
+    p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
+    console.print(
+        f"baseline (trivial app, same uvicorn settings, same client) p50={p50:.1f}ms "
+        f"p95={p95:.1f}ms p99={p99:.1f}ms max={max(latencies):.1f}ms failures={failures}"
+    )
 
 
 def http_phase(args: argparse.Namespace) -> None:

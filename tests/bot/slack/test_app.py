@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from urllib.parse import parse_qsl
@@ -290,5 +292,24 @@ def test_a_poster_on_the_real_clock_is_the_default(fake, router) -> None:
     )
     try:
         assert isinstance(built.bot.poster, SlackPoster) and built.bot.poster.pacer.interval == 1.0
+    finally:
+        built.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+def test_the_work_behind_an_ack_runs_below_the_acking_thread(fake, router) -> None:
+    """Digest builds are CPU-bound Python sharing the cores with the thread that acks: at
+    equal priority a burst of parallel acks queued behind them (bench_slack_ack)."""
+    built = build_app(router, slack_config(fake.base_url), publisher=publisher_for(router), env={})
+
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    try:
+        acking = priority()
+        slow = built.bot.jobs._pool.submit(priority).result(10)
+        quick = built.bot.quick._pool.submit(priority).result(10)
+        assert acking == priority()  # the caller's own thread was left alone
+        assert slow > quick > acking  # builds below quick commands, both below the acks
     finally:
         built.close()
