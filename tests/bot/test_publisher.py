@@ -231,3 +231,31 @@ def test_cli_post_reuses_the_digest_a_chat_command_just_built(
         assert "is already in slack:C0B" in capsys.readouterr().err
     with open_corpus(database) as corpus:
         assert len(corpus.digests("post-train")) == 1
+
+
+class TestPresenting:
+    def test_every_post_carries_the_permalink_and_the_chart(
+        self, corpus: Corpus, clock: Clock, tmp_path: Path
+    ) -> None:
+        """Whatever triggers a post, the Publisher presents the digest it chose: the parent
+        links the digest's page (with `[web] public_url`) and the chart follows the overview."""
+        from bot.presentation import Presenter
+        from digest.chart import ChartCache
+
+        store_week(corpus)
+        unreachable = ArxivSource(ArxivSettings(api_url="http://127.0.0.1:9/api/query", retries=0))
+        service = DigestService(corpus, TopicCatalog.with_builtins(), unreachable, clock=clock)
+        present = Presenter("https://digests.example.org", ChartCache(corpus, tmp_path))
+        publisher = Publisher(service, PostLedger(corpus), [FakePoster()], present=present)
+
+        publication = publisher.publish("post-train", WINDOW, CHANNEL)
+
+        poster = sent(publisher)
+        keys = poster.keys()
+        assert keys[keys.index("overview") + 1] == "chart"
+        parent = poster.sent[0]
+        assert parent.key == "parent"
+        assert f"https://digests.example.org/d/{publication.digest_id}" in parent.text
+        # The stored digest stays as the engine wrote it: neither is part of its JSON.
+        stored = corpus.get_digest(publication.digest_id)
+        assert stored is not None and "permalink" not in stored.body
