@@ -508,7 +508,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         config = load_config(args.config)
         setup_logging(level, config.secrets.revealed())
-        return args.handler(args, config, out)
+        status = args.handler(args, config, out)
+        out.flush()  # a closed pipe raises here, inside the handling below, not at exit
+        return status
     except (ConfigError, UsageError) as err:
         return _fail(err, EXIT_USAGE)
     except PlatformError as err:
@@ -522,6 +524,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("digestbot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`digestbot digest ... | head`): nothing of ours failed.
+        # Point stdout at /dev/null so the interpreter's last flush cannot raise again.
+        if out is sys.stdout:
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
 
 
 def _fail(err: Exception, status: int) -> int:

@@ -556,3 +556,29 @@ class TestRealProcess:
         )
         assert second.stderr == ""
         assert stored(db) == before
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
+    """`digestbot ... | head`: the pipe closes early; the command ends quietly, exit 1."""
+    import subprocess
+    import sys
+
+    from tests.support.paths import FIXTURES, REPO
+
+    env = {**os.environ, "DIGESTBOT_DB": str(tmp_path / "db.sqlite"), "DIGESTBOT_CONFIG": ""}
+    feed = FIXTURES / "feeds" / "current-3.atom.xml"
+    cli = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*cli, "ingest", "--feed", str(feed)], env=env, cwd=REPO, check=True)
+    reader = subprocess.Popen(
+        [*cli, "ask", "--format", "json", "reward models " * 20],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # as `head` does once it has its lines
+    err = reader.stderr.read().decode()
+    reader.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert reader.returncode in (0, 1)
