@@ -25,13 +25,11 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Subscription
 from bot.scheduler import last_fire_time
-from digest.topics import POST_TRAIN
 from digest.windows import default_window
-from storage import FetchRecord, open_corpus
 from tests.fakes.slack_server import FakeSlack
 from tests.support.jobstore import record_pending_job
-from tests.support.papers import make_paper
 from tests.support.paths import REPO
+from tests.support.racing import seed
 
 # Real `digestbot run` processes, each waiting for start-up: about a minute and a half.
 pytestmark = pytest.mark.slow
@@ -63,25 +61,7 @@ def seed_due_job(db: Path, sub: Subscription) -> None:
 def seed_week(db: Path, sub: Subscription, papers: int = 4) -> None:
     """The papers of the window the subscription's run posts, fetched completely already
     (so the bot needs no arXiv)."""
-    window = default_window(last_fire_time(sub, datetime.now(UTC)))
-    made = [
-        make_paper(
-            f"2606.{i:05d}",
-            title=f"Probe{i}: Reward Models for Step-Level Credit",
-            abstract=f"We propose Probe{i}, a reward model for LLM post-training with GRPO. "
-            "Experiments on math show gains. A limitation is labelling cost.",
-            published=datetime.combine(window.since, datetime.min.time(), UTC) + timedelta(hours=i),
-        )
-        for i in range(1, papers + 1)
-    ]
-    query = POST_TRAIN.window_query(*window.arxiv_range())
-    with open_corpus(db) as corpus:
-        corpus.store_fetch(
-            made,
-            FetchRecord(
-                "post-train", window.since, window.until, query, datetime.now(UTC), True, len(made)
-            ),
-        )
+    seed(db, default_window(last_fire_time(sub, datetime.now(UTC))), papers)
 
 
 class Bot:
