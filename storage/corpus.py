@@ -612,20 +612,11 @@ class Corpus:
 def _record_verdicts(
     db: sqlite_utils.Database, topic: str, rule: str, verdicts: Sequence[TopicVerdict]
 ) -> None:
-    """Keep topic verdicts, one per paper and topic: the newest version's when a feed lists
-    a paper twice."""
-    newest: dict[str, TopicVerdict] = {}
-    for verdict in verdicts:
-        held = newest.get(verdict.paper_id)
-        if held is None or (verdict.version, verdict.updated) > (held.version, held.updated):
-            newest[verdict.paper_id] = verdict
+    """Keep topic verdicts, one per paper version (a feed can list a paper at two)."""
     db.conn.executemany(
-        "INSERT OR REPLACE INTO topic_checks (topic, paper_id, rule, version, updated, matched)"
+        "INSERT OR REPLACE INTO topic_checks (topic, paper_id, version, updated, rule, matched)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (topic, v.paper_id, rule, v.version, _iso(v.updated), int(v.matched))
-            for v in newest.values()
-        ],
+        [(topic, v.paper_id, v.version, _iso(v.updated), rule, int(v.matched)) for v in verdicts],
     )
 
 

@@ -52,7 +52,7 @@ class HeldPapers:
     """The stored (version, updated) of a feed's papers, and the topic rule's verdicts."""
 
     keys: dict[str, tuple[int, datetime]]
-    verdicts: dict[str, tuple[int, datetime, bool]]
+    verdicts: dict[tuple[str, int, datetime], bool]  # by (id, version, updated)
 
     def holds(self, paper_id: str, version: int, updated: datetime) -> bool:
         """Whether storing this version would change nothing: the corpus has it, or newer.
@@ -63,10 +63,7 @@ class HeldPapers:
 
     def verdict(self, paper_id: str, version: int, updated: datetime) -> bool | None:
         """The stored verdict on exactly this version, or None when it must be judged."""
-        held = self.verdicts.get(paper_id)
-        if held is None or held[0] != version or held[1] != updated:
-            return None
-        return held[2]
+        return self.verdicts.get((paper_id, version, updated))
 
 
 def read_held(
@@ -74,7 +71,7 @@ def read_held(
 ) -> HeldPapers:
     """What the corpus holds for `ids`; verdicts only for `topic` under exactly `rule`."""
     keys: dict[str, tuple[int, datetime]] = {}
-    verdicts: dict[str, tuple[int, datetime, bool]] = {}
+    verdicts: dict[tuple[str, int, datetime], bool] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
@@ -86,7 +83,7 @@ def read_held(
                 keys[paper_id] = (version, _moment(updated))
             continue
         # A verdict is written in the same transaction as its paper, so papers is the
-        # whole set to look in.
+        # whole set to look in. A paper can have verdicts on several of its versions.
         rows = db.conn.execute(
             "SELECT p.id, p.version, p.updated, c.version, c.updated, c.matched FROM papers p"
             " LEFT JOIN topic_checks c"
@@ -97,5 +94,5 @@ def read_held(
         for paper_id, version, updated, judged, judged_updated, matched in rows:
             keys[paper_id] = (version, _moment(updated))
             if judged is not None:
-                verdicts[paper_id] = (judged, _moment(judged_updated), bool(matched))
+                verdicts[(paper_id, judged, _moment(judged_updated))] = bool(matched)
     return HeldPapers(keys, verdicts)

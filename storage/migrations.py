@@ -245,20 +245,21 @@ def _post_claims(db: sqlite_utils.Database) -> None:
 
 
 def _topic_checks(db: sqlite_utils.Database) -> None:
-    # A topic filter's verdict on one version of each paper it judged (storage/feedstate.py):
-    # a re-ingest reuses it instead of parsing and judging the unchanged paper again.
-    # `rule` fingerprints the topic's definition; a verdict under another rule is stale.
-    # No foreign key: a verdict is written with its paper, and papers are never deleted.
+    # A topic filter's verdict on a version of a paper (storage/feedstate.py): a re-ingest
+    # reuses it instead of parsing and judging the unchanged paper again. `rule`
+    # fingerprints the topic's definition; a verdict under another rule is stale, and is
+    # replaced when the paper is judged under the new one. No foreign key: a verdict is
+    # written in its paper's transaction, and papers are never deleted.
     db.execute(
         """
         CREATE TABLE IF NOT EXISTS topic_checks (
             topic TEXT NOT NULL,
             paper_id TEXT NOT NULL,
-            rule TEXT NOT NULL,
             version INTEGER NOT NULL,
             updated TEXT NOT NULL,          -- as papers.updated: UTC, ISO 8601 with Z
+            rule TEXT NOT NULL,
             matched INTEGER NOT NULL,
-            PRIMARY KEY (topic, paper_id)
+            PRIMARY KEY (topic, paper_id, version, updated)
         ) WITHOUT ROWID
         """
     )
