@@ -190,3 +190,29 @@ class TestScan:
         assert ("2606.00013", 4) in [key[:2] for key in keys]
         kestrel = next(p for p in parsed.results if p.id == "2606.00011")
         assert kestrel.updated == kestrel.published
+
+    def test_an_entry_nested_below_the_top_level_is_not_one_of_the_feeds(
+        self, tmp_path: Path
+    ) -> None:
+        """Only the feed's own <entry> children are papers, as in the full parse: one
+        nested in another entry's element is not read."""
+        content = (FEEDS / "current-3.atom.xml").read_text()
+        nested = (
+            "<source><entry><id>http://arxiv.org/abs/2606.00077v1</id>"
+            "<published>2026-06-01T00:00:00Z</published><title>Nested</title></entry></source>"
+        )
+        content = content.replace(
+            "<id>http://arxiv.org/abs/2606.00012v1</id>",
+            "<id>http://arxiv.org/abs/2606.00012v1</id>" + nested,
+            1,
+        )
+        path = tmp_path / "nested.atom.xml"
+        path.write_text(content)
+
+        parsed = read_feed_file(path)
+        papers, keys, skipped, error, header = scanned_as_parsed(scan_feed_file(path))
+
+        assert [p.id for p in papers] == ["2606.00011", "2606.00012", "2606.00013"]
+        assert papers == parsed.results and (skipped, error) == (0, None)
+        assert header == parsed.header
+        assert keys == [(p.id, p.version, p.updated) for p in parsed.results]
