@@ -53,7 +53,7 @@ class HeldPapers:
     """The stored (version, updated) of a feed's papers, and the topic rule's verdicts."""
 
     keys: dict[str, tuple[int, datetime]]
-    verdicts: dict[tuple[str, int, datetime], bool]  # by (id, version, updated)
+    verdicts: dict[str, bool]  # on the stored version of each paper, by id
 
     def holds(self, paper_id: str, version: int, updated: datetime) -> bool:
         """Whether storing this version would change nothing: the corpus has it, or newer.
@@ -63,8 +63,12 @@ class HeldPapers:
         return stored is not None and (version, updated) <= stored
 
     def verdict(self, paper_id: str, version: int, updated: datetime) -> bool | None:
-        """The stored verdict on exactly this version, or None when it must be judged."""
-        return self.verdicts.get((paper_id, version, updated))
+        """The stored verdict on exactly this version, or None when it must be judged.
+        Only the stored version's verdict is read: an entry older than the stored paper
+        (a feed listing a paper at two versions) is judged again each time."""
+        if self.keys.get(paper_id) != (version, updated):
+            return None
+        return self.verdicts.get(paper_id)
 
 
 def read_held(
@@ -72,7 +76,7 @@ def read_held(
 ) -> HeldPapers:
     """What the corpus holds for `ids`; verdicts only for `topic` under exactly `rule`."""
     keys: dict[str, tuple[int, datetime]] = {}
-    verdicts: dict[tuple[str, int, datetime], bool] = {}
+    verdicts: dict[str, bool] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
@@ -84,16 +88,16 @@ def read_held(
                 keys[paper_id] = (version, _moment(updated))
             continue
         # A verdict is written in the same transaction as its paper, so papers is the
-        # whole set to look in. A paper can have verdicts on several of its versions.
+        # whole set to look in; of a paper's verdicts, the one on its stored version.
         rows = db.conn.execute(
-            "SELECT p.id, p.version, p.updated, c.version, c.updated, c.matched FROM papers p"
-            " LEFT JOIN topic_checks c"
-            " ON c.topic = ? AND c.paper_id = p.id AND c.rule = ?"
+            "SELECT p.id, p.version, p.updated, c.matched FROM papers p"
+            " LEFT JOIN topic_checks c ON c.topic = ? AND c.paper_id = p.id"
+            " AND c.version = p.version AND c.updated = p.updated AND c.rule = ?"
             f" WHERE p.id IN ({marks})",
             [topic, rule, *chunk],
         )
-        for paper_id, version, updated, judged, judged_updated, matched in rows:
+        for paper_id, version, updated, matched in rows:
             keys[paper_id] = (version, _moment(updated))
-            if judged is not None:
-                verdicts[(paper_id, judged, _moment(judged_updated))] = bool(matched)
+            if matched is not None:
+                verdicts[paper_id] = bool(matched)
     return HeldPapers(keys, verdicts)
