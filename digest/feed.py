@@ -7,7 +7,7 @@ It is also about twice as fast as the `arxiv` package's parser (bench/bench_feed
 2.4x on the 2,489-paper response, on a loaded 2-core machine). A re-ingest avoids most of
 even that: `scan_feed_file` checks the document whole but reads each entry only to its id,
 version and <updated> stamp, and the caller parses the rest of just the entries it needs
-(digest/ingest.py; the whole scan costs about a third of a full parse).
+(digest/ingest.py; the whole scan costs less than half of a full parse).
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ class ScannedFeed:
 
 def scan_feed_file(path: str | Path) -> ScannedFeed:
     """Scan a saved arXiv API response from disk: parsed and checked as a whole document
-    (lxml's C parser: a third of the time of `read_feed_file`), each entry's fields left
+    (lxml's C parser: under half the time of `read_feed_file`), each entry's fields left
     unread until asked for."""
     content, source = _read(path)
     root = _root(content, source)
