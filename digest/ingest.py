@@ -127,9 +127,8 @@ class _FeedPlan:
             matched = None
             if topic is not None:
                 matched = held.verdict(entry.id, entry.version, entry.updated)
-            if holds and (topic is None or matched is not None):
-                pass  # nothing to parse: stored as it is, and judged already (or no topic)
-            else:
+            # Parsed only when the corpus lacks this version, or the topic's verdict on it.
+            if not holds or (topic is not None and matched is None):
                 paper = entry.paper()
                 if not holds:
                     batch.papers.append(paper)
