@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from digest.arxiv_source import ArxivSource, Progress
 from digest.clock import Clock, utc_now
 from digest.errors import FeedError
-from digest.feed import read_feed_file
+from digest.feed import FeedEntry, scan_feed_file
 from digest.topics import Topic
 from digest.windows import Window, is_settled
-from storage import Corpus, FetchRecord, UpsertCounts
+from storage import Corpus, FeedBatch, FetchRecord, HeldPapers, TopicVerdict, UpsertCounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,54 @@ def ensure_window(
 
 def ingest_feed_file(corpus: Corpus, path: str | Path, topic: Topic | None = None) -> IngestReport:
     """Store every paper of a saved arXiv API response; with `topic`, file the ones that
-    match it under that topic. An error feed or a non-feed file raises `FeedError`."""
-    feed = read_feed_file(path)
+    match it under that topic. An error feed or a non-feed file raises `FeedError`.
+
+    The file is always checked whole, but only entries the corpus does not hold at their
+    version and <updated> stamp (or, with `topic`, has no verdict on for that version and
+    the topic's rule) are parsed past their identity and judged: a re-ingest of an
+    unchanged feed parses and judges no paper."""
+    feed = scan_feed_file(path)
     if feed.error is not None:
         raise FeedError(f"the feed file {path} is an arXiv error response: {feed.error}")
-    papers = feed.results
-    filed = [p for p in papers if topic.matches(p.title, p.abstract, p.categories)] if topic else []
-    counts = corpus.store_papers(papers, topic.name if topic else None, [p.id for p in filed])
-    return IngestReport(counts, source="feed", filed=len(filed), skipped=feed.skipped)
+    plan = _FeedPlan(feed.entries, topic)
+    counts = corpus.store_feed(
+        [entry.id for entry in feed.entries],
+        plan,
+        topic.name if topic else None,
+        topic.rule() if topic else "",
+    )
+    return IngestReport(counts, source="feed", filed=plan.filed, skipped=feed.skipped)
+
+
+class _FeedPlan:
+    """Decides, from what the corpus holds, which entries to parse, store and judge.
+    Called by the corpus inside the feed's write transaction."""
+
+    def __init__(self, entries: Sequence[FeedEntry], topic: Topic | None) -> None:
+        self.entries = entries
+        self.topic = topic
+        self.filed = 0  # entries the topic accepts, as the report counts them
+
+    def __call__(self, held: HeldPapers) -> FeedBatch:
+        batch = FeedBatch()
+        topic = self.topic
+        self.filed = 0
+        for entry in self.entries:
+            holds = held.holds(entry.id, entry.version, entry.updated)
+            matched = None
+            if topic is not None:
+                matched = held.verdict(entry.id, entry.version, entry.updated)
+            # Parsed only when the corpus lacks this version, or the topic's verdict on it.
+            if not holds or (topic is not None and matched is None):
+                paper = entry.paper()
+                if not holds:
+                    batch.papers.append(paper)
+                if topic is not None and matched is None:
+                    matched = topic.matches(paper.title, paper.abstract, paper.categories)
+                    batch.verdicts.append(
+                        TopicVerdict(paper.id, paper.version, paper.updated, matched)
+                    )
+            if matched:
+                batch.filed.append(entry.id)
+                self.filed += 1
+        return batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +39,13 @@ class Topic:
             query += f" ANDNOT ({_phrase_clause(self.exclude)})"
         return query
 
+    def rule(self) -> str:
+        """A fingerprint of what `matches` judges by (the matcher's code version, categories,
+        phrases): a stored verdict on a paper holds only while its rule is the same, so an
+        edited topic, or a change to how matching works, judges every paper afresh."""
+        judged = repr((_MATCHER_VERSION, self.categories, self.include, self.exclude))
+        return hashlib.sha256(judged.encode()).hexdigest()[:16]
+
     def window_query(self, since_stamp: str, until_stamp: str) -> str:
         """The query restricted to a submission-date range (arXiv's YYYYMMDDHHMM, GMT)."""
         return f"{self.query()} AND submittedDate:[{since_stamp} TO {until_stamp}]"
@@ -57,6 +65,11 @@ class Topic:
         if any(_folded_phrase(phrase) in text for phrase in self.exclude):
             return False
         return all(any(_folded_phrase(p) in text for p in group) for group in self.include)
+
+
+# Bump when `Topic.matches` changes what it accepts (folding, the category test...): the
+# verdicts stored under the old rule are then judged again at the next ingest.
+_MATCHER_VERSION = 1
 
 
 def _phrase_clause(phrases: Iterable[str]) -> str:

@@ -10,7 +10,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urlsplit
 
 from storage.errors import DatabaseDamaged, DatabaseReadOnly, DatabaseUnavailable, StorageError
+from storage.feedstate import FeedBatch, HeldPapers, TopicVerdict, read_held
 from storage.ids import parse_arxiv_id
 from storage.lazydb import LazyDatabase
 from storage.migrations import MIGRATIONS, applied, migrate
@@ -439,6 +440,29 @@ class Corpus:
                 self._add_to_topic(db, topic, filed)
             return counts
 
+    def store_feed(
+        self,
+        ids: Sequence[str],
+        plan: Callable[[HeldPapers], FeedBatch],
+        topic: str | None = None,
+        rule: str = "",
+    ) -> UpsertCounts:
+        """Store a feed in one transaction, writing only what it changes.
+
+        Inside the transaction (so no other writer can change the answer before the write),
+        reads what the corpus holds for the feed's `ids`: their stored versions and, with
+        `topic`, the stored verdicts of `rule` on them. `plan` turns that into the batch to
+        write: papers to store, ids to file under `topic`, verdicts to keep. The feed's ids
+        the batch leaves out count as unchanged."""
+        with self.writing() as db:
+            batch = plan(read_held(db, ids, topic, rule))
+            counts = self._upsert(db, batch.papers)
+            if topic is not None:
+                self._add_to_topic(db, topic, batch.filed)
+                _record_verdicts(db, topic, rule, batch.verdicts)
+            untouched = set(ids).difference(p.id for p in batch.papers)
+            return counts + UpsertCounts(unchanged=len(untouched))
+
     def _add_to_topic(self, db: sqlite_utils.Database, topic: str, ids: Iterable[str]) -> None:
         now = _iso(datetime.now(UTC))
         db.conn.executemany(
@@ -583,6 +607,17 @@ class Corpus:
         params = [topic, _day_start(since), _day_start(until + timedelta(days=1))]
         with self.reading() as db:
             return {date.fromisoformat(r["day"]): r["n"] for r in db.query(sql, params)}
+
+
+def _record_verdicts(
+    db: sqlite_utils.Database, topic: str, rule: str, verdicts: Sequence[TopicVerdict]
+) -> None:
+    """Keep topic verdicts, one per paper version (a feed can list a paper at two)."""
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO topic_checks (topic, paper_id, version, updated, rule, matched)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(topic, v.paper_id, v.version, _iso(v.updated), rule, int(v.matched)) for v in verdicts],
+    )
 
 
 def _stored_digest(row: dict) -> StoredDigest:

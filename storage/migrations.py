@@ -244,6 +244,27 @@ def _post_claims(db: sqlite_utils.Database) -> None:
     )
 
 
+def _topic_checks(db: sqlite_utils.Database) -> None:
+    # A topic filter's verdict on a version of a paper (storage/feedstate.py): a re-ingest
+    # reuses it instead of parsing and judging the unchanged paper again. `rule`
+    # fingerprints the topic's definition; a verdict under another rule is stale, and is
+    # replaced when the paper is judged under the new one. No foreign key: a verdict is
+    # written in its paper's transaction, and papers are never deleted.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS topic_checks (
+            topic TEXT NOT NULL,
+            paper_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            updated TEXT NOT NULL,          -- as papers.updated: UTC, ISO 8601 with Z
+            rule TEXT NOT NULL,
+            matched INTEGER NOT NULL,
+            PRIMARY KEY (topic, paper_id, version, updated)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_papers_and_fts", _papers),
     ("0002_topic_papers_and_fetches", _topic_fetches),
@@ -253,6 +274,9 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0006_fulltext_chunks", _fulltext_chunks),
     ("0007_questions", _questions),
     ("0008_post_claims", _post_claims),
+    # 0009 is taken by a change in flight on another branch; names, not positions, record
+    # what a database has applied, so the gap is harmless.
+    ("0010_topic_checks", _topic_checks),
 ]
 
 

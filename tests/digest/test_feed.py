@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import FeedError
-from digest.feed import parse_feed, read_feed_file
+from digest.feed import ScannedFeed, parse_feed, read_feed_file, scan_feed_file
 from tests.support.paths import FIXTURES
 
 FEEDS = FIXTURES / "feeds"
@@ -114,3 +114,105 @@ class TestRealResponses:
     def test_rss_is_not_an_api_feed(self, shared_arxiv: Path) -> None:
         with pytest.raises(FeedError, match="root element is <rss>"):
             read_feed_file(shared_arxiv / "rss_2026-04-27_cs.CL_new_3items.xml")
+
+
+def scanned_as_parsed(scan: ScannedFeed) -> tuple:
+    """What a scan says of a feed, in `read_feed_file`'s terms: papers (read from each
+    entry), their keys, the skipped count, the error and the header."""
+    papers = [entry.paper() for entry in scan.entries]
+    keys = [(entry.id, entry.version, entry.updated) for entry in scan.entries]
+    return papers, keys, scan.skipped, scan.error, scan.header
+
+
+class TestScan:
+    """scan_feed_file reads entries to their identity only; what it says must be exactly
+    what the full parse says, or a re-ingest would skip or store the wrong papers."""
+
+    @pytest.mark.parametrize(
+        "name", ["current-3.atom.xml", "legacy-blank-entries.atom.xml", "error-400.atom.xml"]
+    )
+    def test_agrees_with_the_full_parse_on_fixtures(self, name: str) -> None:
+        parsed = read_feed_file(FEEDS / name)
+        papers, keys, skipped, error, header = scanned_as_parsed(scan_feed_file(FEEDS / name))
+        assert papers == parsed.results
+        assert keys == [(p.id, p.version, p.updated) for p in parsed.results]
+        assert (skipped, error, header) == (parsed.skipped, parsed.error, parsed.header)
+
+    def test_agrees_with_the_full_parse_on_every_real_response(self, shared_arxiv: Path) -> None:
+        files = sorted(shared_arxiv.glob("atom_*.xml")) + sorted(shared_arxiv.glob("feeds/*.xml"))
+        assert len(files) >= 20
+        for path in files:
+            parsed = read_feed_file(path)
+            papers, keys, skipped, error, header = scanned_as_parsed(scan_feed_file(path))
+            assert papers == parsed.results, path.name
+            assert keys == [(p.id, p.version, p.updated) for p in parsed.results], path.name
+            assert (skipped, error, header) == (parsed.skipped, parsed.error, parsed.header)
+
+    @pytest.mark.parametrize(
+        ("name", "message"),
+        [
+            ("truncated.atom.xml", "not a complete XML document"),
+            ("not-a-feed.html", "root element is <html>"),
+            ("missing.xml", "cannot read the feed file"),
+        ],
+    )
+    def test_broken_files_are_the_same_errors(self, name: str, message: str) -> None:
+        with pytest.raises(FeedError, match=message):
+            scan_feed_file(FEEDS / name)
+
+    def test_an_entry_without_a_valid_date_is_skipped_as_the_parse_skips_it(
+        self, tmp_path: Path
+    ) -> None:
+        """The key is read the way the parse reads it: an unreadable <published> makes a
+        blank, counted as skipped; an unreadable <updated> falls back to <published>; the
+        last of two <id>s wins."""
+        content = (FEEDS / "current-3.atom.xml").read_text()
+        content = content.replace(  # Kestrel's <updated>: 2 June becomes unreadable
+            "<updated>2026-06-02T09:00:00Z</updated>", "<updated>13/13/2026</updated>", 1
+        )
+        content = content.replace(  # the second paper's <published>
+            "<published>2026-06-01T18:00:00Z</published>", "<published>soon</published>", 1
+        )
+        content = content.replace(
+            "<id>http://arxiv.org/abs/2606.00013v1</id>",
+            "<id>http://arxiv.org/abs/2606.00099v1</id><id>http://arxiv.org/abs/2606.00013v4</id>",
+            1,
+        )
+        path = tmp_path / "odd.atom.xml"
+        path.write_text(content)
+
+        parsed = read_feed_file(path)
+        papers, keys, skipped, _, _ = scanned_as_parsed(scan_feed_file(path))
+
+        assert papers == parsed.results and skipped == parsed.skipped
+        assert keys == [(p.id, p.version, p.updated) for p in parsed.results]
+        assert (skipped, len(keys)) == (1, 2)
+        assert ("2606.00013", 4) in [key[:2] for key in keys]
+        kestrel = next(p for p in parsed.results if p.id == "2606.00011")
+        assert kestrel.updated == kestrel.published
+
+    def test_an_entry_nested_below_the_top_level_is_not_one_of_the_feeds(
+        self, tmp_path: Path
+    ) -> None:
+        """Only the feed's own <entry> children are papers, as in the full parse: one
+        nested in another entry's element is not read."""
+        content = (FEEDS / "current-3.atom.xml").read_text()
+        nested = (
+            "<source><entry><id>http://arxiv.org/abs/2606.00077v1</id>"
+            "<published>2026-06-01T00:00:00Z</published><title>Nested</title></entry></source>"
+        )
+        content = content.replace(
+            "<id>http://arxiv.org/abs/2606.00012v1</id>",
+            "<id>http://arxiv.org/abs/2606.00012v1</id>" + nested,
+            1,
+        )
+        path = tmp_path / "nested.atom.xml"
+        path.write_text(content)
+
+        parsed = read_feed_file(path)
+        papers, keys, skipped, error, header = scanned_as_parsed(scan_feed_file(path))
+
+        assert [p.id for p in papers] == ["2606.00011", "2606.00012", "2606.00013"]
+        assert papers == parsed.results and (skipped, error) == (0, None)
+        assert header == parsed.header
+        assert keys == [(p.id, p.version, p.updated) for p in parsed.results]
