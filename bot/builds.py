@@ -28,7 +28,7 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -89,7 +89,7 @@ class ProcessBuilds:
         pool, future = self._submit(topic, window, fetch, force_fetch)
         try:
             built = future.result()
-        except BrokenProcessPool as err:
+        except (BrokenProcessPool, CancelledError) as err:
             self._discard(pool)
             log.error("a digest build process died: %s", err)
             raise BuildFailed(
@@ -118,8 +118,9 @@ class ProcessBuilds:
                 return pool, pool.submit(_build, topic, window, fetch, force_fetch)
             except BrokenProcessPool:
                 # A child died while idle: start afresh once (the next failure is reported).
-                self._pool = self._start_pool()
-                return self._pool, self._pool.submit(_build, topic, window, fetch, force_fetch)
+                pool.shutdown(wait=False)
+                self._pool = pool = self._start_pool()
+                return pool, pool.submit(_build, topic, window, fetch, force_fetch)
 
     def _start_pool(self) -> ProcessPoolExecutor:
         import multiprocessing
