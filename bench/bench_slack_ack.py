@@ -29,6 +29,7 @@ same process is sent three unsigned 200 MB bodies (declared with their length, w
 
     .venv/bin/python bench/bench_slack_ack.py [--requests 200] [--rate 0]
         [--http-requests 500] [--parallel 50] [--attack-mb 200] [--skip-dispatch] [--only-http]
+        [--help-only]
 """
 
 from __future__ import annotations
@@ -202,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-dispatch", action="store_true", help="only the HTTP phases")
     parser.add_argument(
         "--only-http", action="store_true", help="only the client baseline and the HTTP phase"
+    )
+    parser.add_argument(
+        "--help-only", action="store_true", help="HTTP phase: every command is `help`"
     )
     args = parser.parse_args(argv)
     if not (args.skip_dispatch or args.only_http):
@@ -411,6 +415,13 @@ def quick_phase(samples: int = 15) -> None:
 
 
 # -- over the network: a real `digestbot run` in HTTP mode -----------------------------------
+
+
+def http_plan(args: argparse.Namespace, windows: list[Window]) -> list[tuple[str, str]]:
+    """The HTTP phase's commands: the workload, or with `--help-only` the same channels
+    asking `help` (an ack with the least work behind it)."""
+    plan = workload(args.http_requests, windows)
+    return [("help", channel) for _, channel in plan] if args.help_only else plan
 
 
 def windows_of_the_bench() -> list[Window]:
@@ -646,7 +657,7 @@ def baseline_phase(args: argparse.Namespace) -> None:
     """The same requests at the same parallelism against a trivial app (no Bolt, no work
     behind): the client's and uvicorn's own share of the HTTP phase's latency."""
     windows = windows_of_the_bench()
-    plan = workload(args.http_requests, windows)
+    plan = http_plan(args, windows)
     verifier = SignatureVerifier(SECRET)
     port = free_port()
     process = subprocess.Popen(
@@ -680,7 +691,7 @@ def baseline_phase(args: argparse.Namespace) -> None:
 
 def http_phase(args: argparse.Namespace) -> None:
     windows = windows_of_the_bench()
-    plan = workload(args.http_requests, windows)
+    plan = http_plan(args, windows)
     forced = Counter(
         (channel, str(windows[(i // len(CHANNELS)) % len(windows)].since))
         for i, (text, channel) in enumerate(plan)
