@@ -15,23 +15,27 @@ Then `help`, `topics` and `status` over the real server (uvicorn on loopback) wh
 digest builds are held in a deliberately slow synthesizer: request to reply at Slack.
 
 Then the same over the network, against a real `digestbot run` process in HTTP mode
-(uvicorn on loopback, the bench corpus, the loopback Slack): `--http-requests` signed
-requests (500) from `--parallel` (50) client threads, each on a new connection, timed from
-connect to the response: resets (connections refused, reset or closed without a reply),
-p50/p95/p99, and duplicated digest threads once the work behind has drained. Before it, the
-same client against a trivial app served with the same uvicorn settings in its own process
-(`baseline`): the share of the latency that is the client's, the kernel's and uvicorn's,
-since the 50 client threads run on the same 2 cores as the server. Last, the
+(uvicorn on loopback, the bench corpus, the loopback Slack; its digests are built in its
+child processes, as in production): `--http-requests` signed requests (500), `--parallel`
+(50) in flight at once, each on a new connection, sent by one asyncio loop in a process of
+its own (bench/load_client.py) and timed from connect to the response's last byte: resets
+(connections refused, reset or closed without a reply), p50/p95/p99, and duplicated digest
+threads once the work behind has drained. Before it, the same client against a trivial app
+served with the same uvicorn settings in its own process (`baseline`): the share of the
+latency that is the client's, the kernel's and uvicorn's, since the client runs on the same
+2 cores as the server. Last, the
 same process is sent three unsigned 200 MB bodies (declared with their length, with
 `Content-Length: -1`, and chunked) and its peak RSS (VmHWM) is read before and after.
 
     .venv/bin/python bench/bench_slack_ack.py [--requests 200] [--rate 0]
         [--http-requests 500] [--parallel 50] [--attack-mb 200] [--skip-dispatch] [--only-http]
+        [--help-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import signal
@@ -41,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -52,6 +56,7 @@ from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bench.common import REPO, console, header, percentile, results_table, verdict
+from bench.load_client import Request, run_load
 from bot.commands import Router
 from bot.config import parse_config
 from bot.publisher import Publisher
@@ -198,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-dispatch", action="store_true", help="only the HTTP phases")
     parser.add_argument(
         "--only-http", action="store_true", help="only the client baseline and the HTTP phase"
+    )
+    parser.add_argument(
+        "--help-only", action="store_true", help="HTTP phase: every command is `help`"
     )
     args = parser.parse_args(argv)
     if not (args.skip_dispatch or args.only_http):
@@ -409,6 +417,13 @@ def quick_phase(samples: int = 15) -> None:
 # -- over the network: a real `digestbot run` in HTTP mode -----------------------------------
 
 
+def http_plan(args: argparse.Namespace, windows: list[Window]) -> list[tuple[str, str]]:
+    """The HTTP phase's commands: the workload, or with `--help-only` the same channels
+    asking `help` (an ack with the least work behind it)."""
+    plan = workload(args.http_requests, windows)
+    return [("help", channel) for _, channel in plan] if args.help_only else plan
+
+
 def windows_of_the_bench() -> list[Window]:
     return [
         Window(date(2026, 6, 1) - timedelta(days=7 * w), date(2026, 6, 7) - timedelta(days=7 * w))
@@ -483,6 +498,24 @@ def start_bot(tmp: Path, fake: FakeSlack, port: int) -> subprocess.Popen:
     raise SystemExit("digestbot run did not start within 120 s")
 
 
+def children_of(pid: int) -> list[int]:
+    """The direct children of a process (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def bot_log_summary(path: Path) -> str:
+    """How many warnings and errors the bot logged, with the first error, if any."""
+    lines = path.read_text(errors="replace").splitlines()
+    errors = [line for line in lines if " ERROR " in line]
+    warnings = sum(1 for line in lines if " WARNING " in line)
+    first = f" (first: {errors[0][:160]})" if errors else ""
+    return f"{warnings} warnings, {len(errors)} errors{first}"
+
+
 def peak_rss_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a process in MB, from /proc (VmRSS, VmHWM)."""
     values = {}
@@ -531,6 +564,22 @@ def one_request(port: int, body: str, verifier: SignatureVerifier) -> tuple[floa
     return (time.perf_counter() - started) * 1000, outcome
 
 
+def signed_requests(plan: list[tuple[str, str]], verifier: SignatureVerifier) -> list[Request]:
+    """The plan as signed `/digest` POSTs for the load client (signed now: Slack's
+    signatures stay valid for five minutes)."""
+    out: list[Request] = []
+    for text, channel in plan:
+        body = form_body(text, channel)
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": verifier.generate_signature(timestamp=stamp, body=body) or "",
+        }
+        out.append(("/slack/events", headers, body))
+    return out
+
+
 def thread_counts(fake: FakeSlack) -> Counter[tuple[str, str, str]]:
     """Digest parents per (channel, since, until)."""
     counts: Counter[tuple[str, str, str]] = Counter()
@@ -542,12 +591,16 @@ def thread_counts(fake: FakeSlack) -> Counter[tuple[str, str, str]]:
     return counts
 
 
-def settle(fake: FakeSlack, quiet: float, deadline: float) -> bool:
-    """Wait until Slack has received nothing new for `quiet` seconds; False at the deadline."""
+def settle(
+    fake: FakeSlack, quiet: float, deadline: float, ready: Callable[[], bool] = lambda: True
+) -> bool:
+    """Wait until `ready()` and Slack has then received nothing new for `quiet` seconds;
+    False at the deadline. (A first build waits for its child process to import the
+    engine at the lowest priority, which on a busy host can outlast any quiet period.)"""
     last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
         count = len(fake.posts()) + len(fake.ephemerals())
-        if count != last:
+        if count != last or not ready():
             last, since = count, time.monotonic()
         elif time.monotonic() - since >= quiet:
             return True
@@ -575,8 +628,8 @@ def send_unsigned(port: int, head: bytes, body_mb: int, chunked: bool) -> str:
     return answer.split(b"\r\n", 1)[0].decode(errors="replace") or "closed"
 
 
-# The floor under the HTTP figures: the same client (50 threads in this process, on the
-# same 2 cores as the server) against a trivial app served with the bot's own uvicorn
+# The floor under the HTTP figures: the same client (bench/load_client.py, on the same 2
+# cores as the server) against a trivial app served with the bot's own uvicorn
 # settings in a process of its own. Whatever this shows is client, kernel and uvicorn cost
 # that no change to the bot can remove.
 TRIVIAL_SERVER = """
@@ -604,7 +657,7 @@ def baseline_phase(args: argparse.Namespace) -> None:
     """The same requests at the same parallelism against a trivial app (no Bolt, no work
     behind): the client's and uvicorn's own share of the HTTP phase's latency."""
     windows = windows_of_the_bench()
-    plan = workload(args.http_requests, windows)
+    plan = http_plan(args, windows)
     verifier = SignatureVerifier(SECRET)
     port = free_port()
     process = subprocess.Popen(
@@ -619,10 +672,7 @@ def baseline_phase(args: argparse.Namespace) -> None:
         if process.stdout.readline().strip() != "ready":
             raise SystemExit("the trivial server did not start")
         one_request(port, form_body("help", CHANNELS[0]), verifier)
-        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-            results = list(
-                pool.map(lambda item: one_request(port, form_body(*item), verifier), plan)
-            )
+        results = run_load(port, signed_requests(plan, verifier), args.parallel)
     finally:
         if process.stdin is not None:
             process.stdin.close()
@@ -641,7 +691,7 @@ def baseline_phase(args: argparse.Namespace) -> None:
 
 def http_phase(args: argparse.Namespace) -> None:
     windows = windows_of_the_bench()
-    plan = workload(args.http_requests, windows)
+    plan = http_plan(args, windows)
     forced = Counter(
         (channel, str(windows[(i // len(CHANNELS)) % len(windows)].since))
         for i, (text, channel) in enumerate(plan)
@@ -655,18 +705,28 @@ def http_phase(args: argparse.Namespace) -> None:
         try:
             one_request(port, form_body("help", CHANNELS[0]), verifier)  # warm-up, untimed
             started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-                results = list(
-                    pool.map(lambda item: one_request(port, form_body(*item), verifier), plan)
-                )
+            results = run_load(port, signed_requests(plan, verifier), args.parallel)
             sent_in = time.perf_counter() - started
-            drained = settle(fake, 8.0, time.monotonic() + args.drain)
+            # Every (channel, week) asked for has its thread before the quiet period counts.
+            asked = {
+                (channel, str(windows[(i // len(CHANNELS)) % len(windows)].since))
+                for i, (text, channel) in enumerate(plan)
+                if text.startswith("post-train --since 20")
+            }
+
+            def every_week_posted() -> bool:
+                posted = {(channel, since) for channel, since, _ in thread_counts(fake)}
+                return asked <= posted
+
+            drained = settle(fake, 8.0, time.monotonic() + args.drain, every_week_posted)
             counts = thread_counts(fake)
             duplicates = sum(
                 max(0, n - 1 - forced[(channel, since)])
                 for (channel, since, _until), n in counts.items()
             )
             _, busy_peak = peak_rss_mb(process.pid)
+            children_peak = [peak_rss_mb(pid)[1] for pid in children_of(process.pid)]
+            log_summary = bot_log_summary(Path(tmp) / "bot.log")
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -729,7 +789,14 @@ def http_phase(args: argparse.Namespace) -> None:
     console.print(table)
     console.print(
         f"· statuses {dict(outcomes)}; sent in {sent_in:.2f} s; work "
-        f"{'drained' if drained else 'NOT drained'}: {sum(counts.values())} digest threads"
+        f"{'drained' if drained else 'NOT drained'}: {sum(counts.values())} digest threads; "
+        f"bot log: {log_summary}"
+    )
+    console.print(
+        f"· child processes after the load (digest builds, multiprocessing's tracker): "
+        f"{len(children_peak)}, peak RSS "
+        + (", ".join(f"{mb:.0f}" for mb in children_peak) or "-")
+        + " MB"
     )
     rss = results_table(
         f"peak RSS of `digestbot run` under unsigned {args.attack_mb} MB bodies",

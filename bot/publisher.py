@@ -122,6 +122,15 @@ class Publication:
         return Message("posted", "", (Block("paragraph", spans),))
 
 
+class Builder(Protocol):
+    """Builds and stores a digest: the service itself, or `bot.builds.ProcessBuilds`, which
+    runs the service in a child process (the bot's; the CLI builds in its own process)."""
+
+    def build_stored(
+        self, topic: str, window: Window, *, fetch: bool = ..., force_fetch: bool = ...
+    ) -> tuple[Digest, int | None]: ...
+
+
 class Publisher:
     """Chooses and posts digests for every trigger; holds the running platforms' posters."""
 
@@ -133,8 +142,12 @@ class Publisher:
         *,
         clock: Callable[[], datetime] | None = None,
         present: Callable[[Digest, int | None], Digest] | None = None,
+        builder: Builder | None = None,
     ) -> None:
         self.service = service
+        # Who builds when a digest must be built (rule 3): the service in this process unless
+        # given another (`digestbot run` gives it child processes).
+        self.builder: Builder = builder or service
         self.ledger = ledger
         self.clock = clock or service.clock
         # Adds what a post carries besides its text: the web permalink and the chart
@@ -195,9 +208,14 @@ class Publisher:
             if stored is not None and self._reusable(stored, window):
                 log.info("%s %s: reusing the stored digest %s", topic, window, stored.id)
                 return Chosen(Digest.from_json(stored.body), stored.id)
-        digest, digest_id = self.service.build_stored(
-            topic, window, fetch=fetch, progress=progress, force_fetch=refetch
-        )
+        if progress is not None:  # a terminal's progress bar: the build stays in this process
+            digest, digest_id = self.service.build_stored(
+                topic, window, fetch=fetch, progress=progress, force_fetch=refetch
+            )
+        else:
+            digest, digest_id = self.builder.build_stored(
+                topic, window, fetch=fetch, force_fetch=refetch
+            )
         return Chosen(digest, digest_id)
 
     def _started(self, key: LedgerKey) -> Chosen | None:

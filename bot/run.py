@@ -118,10 +118,16 @@ def start(config: Config) -> Running:
         writer=answer_writer(config, fulltext),
         on_answer=question_recorder(corpus),  # listed on the papers' web pages
     )
+    from bot.builds import ProcessBuilds
     from bot.presentation import Presenter
 
+    # Digests are built in child processes, so that builds never slow the acks and replies
+    # of this one (bot.builds); choosing and posting them stay here.
+    builds = ProcessBuilds(config, corpus)
     # Each adapter adds its poster as it starts.
-    publisher = Publisher(service, ledger, present=Presenter.from_config(config, corpus))
+    publisher = Publisher(
+        service, ledger, present=Presenter.from_config(config, corpus), builder=builds
+    )
     notices = AdminNotices(config.scheduler.admin_channel)
     runtime = Runtime(publisher, notices.send, config.digest.window_days)
     scheduler = WeeklyScheduler(
@@ -155,6 +161,9 @@ def start(config: Config) -> Running:
     )
     running = Running(corpus, scheduler, heartbeat, unhealthy=unhealthy)
     running.interrupt = runtime.stop
+    # Stoppers run last-first: the build processes stop after every adapter has finished
+    # the work it queued (which may be waiting for a build).
+    running.stoppers.append(("digest builds", builds.close))
     running.stoppers.append(("full-text fetcher", fulltext.close))
     slack_http = None
     if secrets.slack_bot_token:

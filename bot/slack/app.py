@@ -57,10 +57,11 @@ NOTICE_AFTER = 2.5  # seconds of work after which the user is told it is under w
 SEEN_MENTIONS = 1000  # mentions remembered to ignore Slack's redeliveries of the same event
 SLOW_WORKERS = 4  # digest builds and questions at once; quick commands have their own pool
 # How much lower the CPU priority of the work behind an ack is than the thread that acks.
-# The builds are CPU-bound Python on the same cores (and the same GIL) as uvicorn's event
-# loop; at equal priority a burst of 50 parallel acks queued behind them (p99 263 ms over 5
-# runs of bench_slack_ack's HTTP phase, 153 ms with these values). Quick commands stay
-# above the builds so that `help` and `status` still overtake them.
+# That work (answering questions, rendering and posting; digest builds themselves run in
+# child processes, bot.builds) shares the cores with uvicorn's event loop; when the builds
+# still ran in these threads, these values took the p99 of a burst of 50 parallel acks from
+# 263 to 153 ms (bench_slack_ack's HTTP phase). Quick commands stay above the slow work so
+# that `help` and `status` still overtake it.
 SLOW_NICE = 19
 QUICK_NICE = 5
 WORKING = "Working on it: building a digest takes a moment when its week is not fetched yet."

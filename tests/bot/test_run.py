@@ -20,6 +20,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
@@ -218,6 +219,30 @@ class TestRunProcess:
         log = bot.log.read_text()
         assert "stopped" in log and "Traceback" not in log and SECRET not in log
         assert slack.bot_token not in log
+
+    def test_a_command_digest_is_built_in_a_child_and_sigterm_leaves_no_child(
+        self, tmp_path, slack
+    ) -> None:
+        window = default_window(datetime.now(UTC) - timedelta(days=14))
+        bot = Bot(tmp_path, slack, [], free_port())
+        seed(bot.db, window)
+        bot.start()
+        assert bot.process is not None
+        text = f"post-train --since {window.since} --until {window.until}"
+        assert signed_command(bot.port, text) == 200
+        wait_for(lambda: complete(parts(slack)), 90, "the digest thread")
+        children = [
+            child
+            for child in psutil.Process(bot.process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        assert children and all(child.nice() == 19 for child in children)
+        everything = psutil.Process(bot.process.pid).children(recursive=True)
+        assert bot.stop() == 0
+        _, alive = psutil.wait_procs(everything, timeout=10)
+        assert alive == []
+        log = bot.log.read_text()
+        assert "stopped" in log and "Traceback" not in log
 
     def test_a_run_due_within_the_grace_posts_once(self, tmp_path, slack) -> None:
         sub = subscription_due(timedelta(hours=3))
