@@ -16,6 +16,10 @@ exactly-once claims are made by one process as before.
     digest, digest_id = builds.build_stored(topic, window, fetch=True, force_fetch=False)
     builds.close()                          # lets builds in progress finish; no child outlives it
 
+Children that have had nothing to build for `IDLE_SECONDS` end (a weekly bot builds a few
+digests on Monday and would otherwise hold two engines' memory all week); the next build
+starts them again, which costs about a second.
+
 A build that fails in the child, or a child that dies, is raised here as `BuildFailed`,
 whose message is one sentence for the user.
 """
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+IDLE_SECONDS = 600.0  # a pool with no build for this long ends: each child holds ~165 MB
 WORKERS = 2  # builds at once: one per core of a small host; more only queue for the CPU
 NICE = 19  # the lowest CPU priority: the bot's threads (acks, posting) always go first
 # 'spawn' starts a fresh interpreter: nothing of the parent's threads, locks or open SQLite
@@ -72,13 +77,23 @@ class ProcessBuilds:
     command or a bot that never builds pays nothing) and is started again after a child
     died. Thread-safe: the bot's worker threads each wait for their own build."""
 
-    def __init__(self, config: Config, corpus: Corpus, *, workers: int = WORKERS) -> None:
+    def __init__(
+        self,
+        config: Config,
+        corpus: Corpus,
+        *,
+        workers: int = WORKERS,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         self.config = config
         self.corpus = corpus  # the parent's connection: the stored digest is read from it
         self.workers = workers
+        self.idle_seconds = idle_seconds
         self._pool: ProcessPoolExecutor | None = None
         self._guard = threading.Lock()
         self._closed = False
+        self._running = 0  # builds submitted and not yet finished
+        self._idle_timer: threading.Timer | None = None
 
     def build_stored(
         self, topic: str, window: Window, *, fetch: bool = True, force_fetch: bool = False
@@ -115,12 +130,39 @@ class ProcessBuilds:
                 self._pool = self._start_pool()
             pool = self._pool
             try:
-                return pool, pool.submit(_build, topic, window, fetch, force_fetch)
+                future = pool.submit(_build, topic, window, fetch, force_fetch)
             except BrokenProcessPool:
                 # A child died while idle: start afresh once (the next failure is reported).
                 pool.shutdown(wait=False)
                 self._pool = pool = self._start_pool()
-                return pool, pool.submit(_build, topic, window, fetch, force_fetch)
+                future = pool.submit(_build, topic, window, fetch, force_fetch)
+            self._running += 1
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+        future.add_done_callback(self._finished)
+        return pool, future
+
+    def _finished(self, _: Future[Built]) -> None:
+        """Count a build as done; the last one of a burst starts the idle countdown."""
+        with self._guard:
+            self._running -= 1
+            if self._running or self._closed or self._pool is None:
+                return
+            timer = threading.Timer(self.idle_seconds, self._end_idle_pool, (self._pool,))
+            timer.daemon = True
+            timer.name = "build-pool-idle"
+            self._idle_timer = timer
+        timer.start()
+
+    def _end_idle_pool(self, pool: ProcessPoolExecutor) -> None:
+        with self._guard:
+            if self._pool is not pool or self._running:
+                return  # replaced, closed or busy again since the countdown began
+            self._pool = None
+            self._idle_timer = None
+        log.info("digest build processes idle for %.0f s: ending them", self.idle_seconds)
+        pool.shutdown(wait=True)
 
     def _start_pool(self) -> ProcessPoolExecutor:
         import multiprocessing
@@ -144,6 +186,8 @@ class ProcessBuilds:
         with self._guard:
             self._closed = True
             pool, self._pool = self._pool, None
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
         if pool is not None:
             pool.shutdown(wait=True)
 

@@ -212,6 +212,19 @@ class TestShutdown:
         with pytest.raises(BuildFailed, match="stopping"):
             builds.build_stored("post-train", WINDOW)
 
+    def test_idle_children_end_and_the_next_build_starts_them_again(self, corpus: Corpus) -> None:
+        store_week(corpus)
+        builds = ProcessBuilds(config_for(Path(corpus.path)), corpus, workers=1, idle_seconds=0.5)
+        try:
+            builds.build_stored("post-train", WINDOW)
+            children = pool_children()
+            assert children
+            assert gone(children)  # half a second with nothing to build
+            assert builds.build_stored("post-train", WINDOW)[1] is not None
+            assert pool_children()
+        finally:
+            builds.close()
+
     def test_children_end_when_the_parent_is_killed(self, corpus: Corpus) -> None:
         """SIGKILL (or the OOM killer) gives the pool no chance to shut down: the children
         notice their parent is gone and exit on their own."""
