@@ -55,8 +55,7 @@ from bench.common import (
     shared_arxiv,
     verdict,
 )
-from storage import Corpus, Paper, open_corpus
-from storage import bm25_index
+from storage import Corpus, Paper, bm25_index, open_corpus
 from storage.bm25 import fts_totals
 from storage.corpus import fts_query
 

@@ -34,8 +34,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from storage.fts_tokens import tokenizer
 
 COLUMN_WEIGHTS = (5, 1, 2)  # title, abstract, authors: the weights of Corpus.search's bm25()
@@ -156,9 +154,11 @@ def index_papers(
     if not papers:
         _write_meta(conn, Meta(meta.next_doc, meta.version + 1, rows, tokens))
         return
+    import numpy as np  # here, not at the top: commands that only read never load it
+
     texts: list[str] = []
-    for _, title, abstract, authors in papers:
-        texts += (title, abstract, authors)
+    for _, title_text, abstract_text, authors_text in papers:
+        texts += (title_text, abstract_text, authors_text)
     terms, vocabulary = tokenizer().term_numbers(texts)
     first = meta.next_doc
     end = first + len(papers)

@@ -56,7 +56,7 @@ class Tokenizer:
     def term_numbers(self, texts: Sequence[str]) -> tuple[list[list[int]], list[str]]:
         """The terms of each text as numbers into the returned vocabulary, asking FTS5 once
         for all the chunks not cached yet."""
-        found: list[list[Chunk]] = [
+        found: list[Sequence[Chunk]] = [
             t.lower().encode("ascii").translate(_SEPARATORS).split()
             if t.isascii()
             else _CHUNK.findall(t)
@@ -74,7 +74,7 @@ class Tokenizer:
                 assert numbers is not None
             return numbers, self._terms
 
-    def _map(self, found: list[list[Chunk]]) -> list[list[int]] | None:
+    def _map(self, found: list[Sequence[Chunk]]) -> list[list[int]] | None:
         """Each text's chunks as term numbers; None when a chunk is not cached."""
         single, every = self._single.__getitem__, self._chunks.__getitem__
         numbers: list[list[int]] = []

@@ -5,9 +5,9 @@ to FTS5 where the postings cannot answer."""
 from __future__ import annotations
 
 import json
-from array import array
 import random
 import re
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
