@@ -59,7 +59,7 @@ def fts_totals(conn: sqlite3.Connection, table: str = "papers_fts") -> tuple[int
 @dataclass(slots=True)
 class _Postings:
     docs: np.ndarray  # uint32, ascending, live docs only
-    weights: np.ndarray  # uint16
+    weights: np.ndarray  # uint8 or uint16
     covered: int  # docs below this number are included
 
     @property
@@ -151,7 +151,8 @@ class Ranker:
             )
             for raw_docs, raw_weights in rows:
                 part = np.frombuffer(raw_docs, dtype=np.uint32)
-                part_weights = np.frombuffer(raw_weights, dtype=np.uint16)
+                width = np.uint8 if len(raw_weights) == len(part) else np.uint16
+                part_weights = np.frombuffer(raw_weights, dtype=width)
                 keep = part >= covered
                 keep &= self._live[part]
                 docs.append(part[keep])

@@ -12,8 +12,8 @@ Layout (migration 0009_bm25_index), like a small LSM tree:
   `bm25_dead` (its postings stay until they are filtered out when read);
 - each ingest batch writes one segment: per term, the docs holding it (uint32, ascending)
   and its column-weighted frequency in each (title 5, abstract 1, authors 2 as in FTS5's
-  bm25() call; uint16). Rows are keyed (segment, term), so a batch appends to the end of
-  the table instead of touching pages all over it;
+  bm25() call; uint8, or uint16 in a row where one exceeds 255). Rows are keyed (segment,
+  term), so a batch appends to the end of the table instead of touching pages all over it;
 - segments cover contiguous doc ranges; when there are more than MAX_SEGMENTS, the
   MERGE_WIDTH adjacent ones holding the fewest docs are merged into one, so a search reads
   a bounded number of rows per word and merging costs O(log n) rewrites per posting;
@@ -59,7 +59,7 @@ SCHEMA = (
         seg INTEGER NOT NULL,
         term TEXT NOT NULL,
         docs BLOB NOT NULL,             -- uint32 doc numbers, ascending
-        weights BLOB NOT NULL,          -- uint16 column-weighted term frequencies
+        weights BLOB NOT NULL,          -- uint8 (or uint16) column-weighted term frequencies
         PRIMARY KEY (seg, term)
     ) WITHOUT ROWID
     """,
@@ -187,10 +187,13 @@ def index_papers(
     keys = rank[term_numbers]
     order = np.argsort(keys, kind="stable")
     docs = np.repeat(np.arange(first, end, dtype=np.uint32), sizes)[order].tobytes()
-    weights = np.minimum(np.array(flat_weights, dtype=np.int64), MAX_WEIGHT)
-    weight_bytes = weights.astype(np.uint16)[order].tobytes()
+    weights = np.minimum(np.array(flat_weights, dtype=np.int64), MAX_WEIGHT)[order]
     starts = np.flatnonzero(np.diff(keys[order])) + 1
     bounds = [0, *starts.tolist(), len(flat_terms)]
+    # One byte per weight, two in the rows (terms) where one exceeds 255.
+    narrow = weights.astype(np.uint8).tobytes()
+    wide = weights.astype(np.uint16).tobytes()
+    wide_rows = set(np.flatnonzero(np.maximum.reduceat(weights, bounds[:-1]) > 255).tolist())
     vocabulary_sorted = [names[i] for i in by_name]
     seg = conn.execute("SELECT coalesce(max(seg), 0) + 1 FROM bm25_segments").fetchone()[0]
     conn.execute(
@@ -199,8 +202,10 @@ def index_papers(
     conn.executemany(
         "INSERT INTO bm25_postings (seg, term, docs, weights) VALUES (?, ?, ?, ?)",
         [
-            (seg, term, docs[4 * a : 4 * b], weight_bytes[2 * a : 2 * b])
-            for term, a, b in zip(vocabulary_sorted, bounds[:-1], bounds[1:], strict=True)
+            (seg, term, docs[4 * a : 4 * b], wide[2 * a : 2 * b] if n in wide_rows else narrow[a:b])
+            for n, (term, a, b) in enumerate(
+                zip(vocabulary_sorted, bounds[:-1], bounds[1:], strict=True)
+            )
         ],
     )
     conn.execute(
@@ -293,7 +298,17 @@ def _joined(
     seg: int, term: str, parts: list[tuple[int, bytes, bytes]]
 ) -> tuple[int, str, bytes, bytes]:
     parts.sort(key=lambda part: part[0])
-    return seg, term, b"".join(p[1] for p in parts), b"".join(p[2] for p in parts)
+    weights = [p[2] for p in parts]
+    if any(len(w) != len(p[1]) // 4 for w, p in zip(weights, parts, strict=True)):
+        weights = [widened(w, len(p[1]) // 4) for w, p in zip(weights, parts, strict=True)]
+    return seg, term, b"".join(p[1] for p in parts), b"".join(weights)
+
+
+def widened(weights: bytes, count: int) -> bytes:
+    """A row's weights as uint16."""
+    if len(weights) == 2 * count:
+        return weights
+    return array("H", list(weights)).tobytes()  # each byte widened, not reinterpreted
 
 
 def index_all(conn: sqlite3.Connection, batch: int = 20_000) -> None:
