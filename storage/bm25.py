@@ -30,6 +30,7 @@ from storage.bm25_index import Meta, load_docs, read_meta
 K1 = 1.2
 B = 0.75
 CACHE_BYTES = 256 * 1024 * 1024  # postings kept in memory, least recently used dropped
+DENSE_SHARE = 64  # intersect in a doc-sized array when the shortest list holds > 1/64 of docs
 
 
 def fts_totals(conn: sqlite3.Connection, table: str = "papers_fts") -> tuple[int, int]:
@@ -61,10 +62,14 @@ class _Postings:
     docs: np.ndarray  # uint32, ascending, live docs only
     weights: np.ndarray  # uint8 or uint16
     covered: int  # docs below this number are included
+    # Each doc's share of the score for this term, valid while FTS5's totals are these.
+    scores: np.ndarray | None = None
+    scored_for: tuple[int, int] = (-1, -1)
 
     @property
     def nbytes(self) -> int:
-        return int(self.docs.nbytes + self.weights.nbytes)
+        extra = 0 if self.scores is None else self.scores.nbytes
+        return int(self.docs.nbytes + self.weights.nbytes + extra)
 
 
 class Ranker:
@@ -200,63 +205,81 @@ class Ranker:
         if limit <= 0 or not phrases:
             return []
         lists = {term: self._postings(conn, term) for term in dict.fromkeys(phrases)}
-        rows = self._totals[0]
-        idf: dict[str, float] = {}
-        for term, postings in lists.items():
-            hits = len(postings.docs)
-            value = math.log((rows - hits + 0.5) / (hits + 0.5))
-            idf[term] = value if value > 0.0 else 1e-6
+        shares = {term: self._shares(postings) for term, postings in lists.items()}
         allowed = None if rowids is None else self._docs_of(rowids)
         if any_term:
-            docs, scores = self._score_any(lists, phrases, idf, allowed)
+            docs, scores = self._score_any(lists, shares, phrases, allowed)
         else:
-            docs, scores = self._score_all(lists, phrases, idf, allowed)
+            docs, scores = self._score_all(lists, shares, phrases, allowed)
         return self._best(docs, -scores, limit)
+
+    def _shares(self, postings: _Postings) -> np.ndarray:
+        """Each doc's share of the score for the term, idf * (f * (k1 + 1)) / (f + norm),
+        kept with the postings until FTS5's totals change (any write)."""
+        if postings.scores is not None and postings.scored_for == self._totals:
+            return postings.scores
+        rows, hits = self._totals[0], len(postings.docs)
+        idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+        if idf <= 0.0:
+            idf = 1e-6
+        freq = postings.weights.astype(np.float64)
+        scores = idf * ((freq * (K1 + 1.0)) / (freq + self._norm[postings.docs]))
+        self._cached_bytes += scores.nbytes - (
+            0 if postings.scores is None else postings.scores.nbytes
+        )
+        postings.scores, postings.scored_for = scores, self._totals
+        return scores
 
     def _score_all(
         self,
         lists: dict[str, _Postings],
+        shares: dict[str, np.ndarray],
         phrases: Sequence[str],
-        idf: dict[str, float],
         allowed: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Docs holding every term, and their scores (positive, higher is better)."""
+        """Docs holding every term, and their scores (positive, higher is better), summed
+        in the query's phrase order as FTS5 does."""
         order = sorted(lists, key=lambda t: len(lists[t].docs))
-        if allowed is None:
-            candidates = lists[order[0]].docs
-            at: dict[str, np.ndarray] = {order[0]: np.arange(len(candidates))}
-            rest = order[1:]
+        if allowed is None and len(lists[order[0]].docs) * DENSE_SHARE > self._next_doc:
+            # Every list is long: count each doc's terms in one array, no searching.
+            count = np.zeros(self._next_doc, dtype=np.uint8)
+            for term in order:
+                count[lists[term].docs] += 1
+            at = {t: np.flatnonzero(count[lists[t].docs] == len(order)) for t in order}
+            candidates = lists[order[0]].docs[at[order[0]]]
         else:
-            candidates, at, rest = allowed, {}, order
-        for term in rest:
-            docs = lists[term].docs
-            if not len(docs) or not len(candidates):
-                return np.zeros(0, dtype=np.uint32), np.zeros(0)
-            index = np.searchsorted(docs, candidates)
-            index[index == len(docs)] = 0
-            found = docs[index] == candidates
-            candidates = candidates[found]
-            at = {t: positions[found] for t, positions in at.items()}
-            at[term] = index[found]
+            if allowed is None:
+                candidates = lists[order[0]].docs
+                at = {order[0]: np.arange(len(candidates))}
+                rest = order[1:]
+            else:
+                candidates, at, rest = allowed, {}, order
+            for term in rest:
+                docs = lists[term].docs
+                if not len(docs) or not len(candidates):
+                    return np.zeros(0, dtype=np.uint32), np.zeros(0)
+                index = np.searchsorted(docs, candidates)
+                index[index == len(docs)] = 0
+                found = docs[index] == candidates
+                candidates = candidates[found]
+                at = {t: positions[found] for t, positions in at.items()}
+                at[term] = index[found]
         scores = np.zeros(len(candidates))
-        norm = self._norm[candidates]
         for term in phrases:
-            freq = lists[term].weights[at[term]].astype(np.float64)
-            scores += idf[term] * ((freq * (K1 + 1.0)) / (freq + norm))
+            scores += shares[term][at[term]]
         return candidates, scores
 
     def _score_any(
         self,
         lists: dict[str, _Postings],
+        shares: dict[str, np.ndarray],
         phrases: Sequence[str],
-        idf: dict[str, float],
         allowed: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Docs holding any term, and their scores (a term a doc lacks adds exactly 0.0,
         as in FTS5)."""
         if allowed is not None:
             scores = np.zeros(len(allowed))
-            norm = self._norm[allowed]
             matched = np.zeros(len(allowed), dtype=bool)
             for term in phrases:
                 docs = lists[term].docs
@@ -265,15 +288,12 @@ class Ranker:
                 index = np.searchsorted(docs, allowed)
                 index[index == len(docs)] = 0
                 found = docs[index] == allowed
-                freq = np.where(found, lists[term].weights[index], 0).astype(np.float64)
-                scores += idf[term] * ((freq * (K1 + 1.0)) / (freq + norm))
+                scores += np.where(found, shares[term][index], 0.0)
                 matched |= found
             return allowed[matched], scores[matched]
         scores = np.zeros(self._next_doc)
         for term in phrases:
-            docs = lists[term].docs
-            freq = lists[term].weights.astype(np.float64)
-            scores[docs] += idf[term] * ((freq * (K1 + 1.0)) / (freq + self._norm[docs]))
+            scores[lists[term].docs] += shares[term]
         docs = np.flatnonzero(scores).astype(np.uint32)
         return docs, scores[docs]
 
