@@ -331,8 +331,9 @@ def index_size(database: Path) -> tuple[float, float]:
     return sizes.get("bm25", 0) / 1e6, sizes.get("fts", 0) / 1e6
 
 
-def rebuild_seconds(database: Path) -> float:
-    """Seconds to index every stored paper again (migration 0009's work), rolled back."""
+def rebuild_seconds(database: Path) -> tuple[float, float]:
+    """Seconds to index every stored paper again (migration 0009's work), and the MB of
+    the postings so built (in the current format), rolled back."""
     with closing(sqlite3.connect(database, isolation_level=None)) as conn:
         conn.execute("BEGIN")
         try:
@@ -345,9 +346,13 @@ def rebuild_seconds(database: Path) -> float:
             meta = bm25_index.read_meta(conn)
             if (meta.rows, meta.tokens) != fts_totals(conn):
                 raise RuntimeError("the rebuilt index does not cover FTS5's rows")
+            size = conn.execute(
+                "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'bm25%'"
+                " OR name LIKE 'sqlite_autoindex_bm25%'"
+            ).fetchone()[0]
         finally:
             conn.execute("ROLLBACK")
-    return seconds
+    return seconds, size / 1e6
 
 
 def rowids_of(corpus: Corpus, hits: Sequence) -> list[int]:
@@ -470,8 +475,10 @@ def main(argv: list[str] | None = None) -> int:
         f"FTS5's tables {fts_mb:,.0f} MB"
     )
     if args.rebuild_index:
+        seconds, megabytes = rebuild_seconds(target)
         console.print(
-            f"· rebuilding the postings from the stored papers: {rebuild_seconds(target):.1f} s"
+            f"· rebuilding the postings from the stored papers: {seconds:.1f} s "
+            f"({args.papers / seconds:,.0f} papers/s), {megabytes:,.0f} MB"
         )
     console.print(
         "· per query the median of N runs; p50/p95/max across queries; cpu = this thread's "
