@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urlsplit
 
+from storage import bm25_index
 from storage.errors import DatabaseDamaged, DatabaseReadOnly, DatabaseUnavailable, StorageError
 from storage.feedstate import FeedBatch, HeldPapers, TopicVerdict, read_held
 from storage.ids import parse_arxiv_id
@@ -29,6 +30,8 @@ from storage.records import FetchRecord, Paper
 # command writes; reads run on the plain sqlite3 connection.
 if TYPE_CHECKING:
     import sqlite_utils
+
+    from storage.bm25 import Ranker
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -133,7 +136,12 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]
         yield items[start : start + size]
 
 
-RANK_WINDOW = 1000  # matches ranked by BM25 for a broad query (see Corpus.search)
+BM25_WEIGHTS = ", ".join(f"{w:.1f}" for w in bm25_index.COLUMN_WEIGHTS)  # "5.0, 1.0, 2.0"
+
+
+def fts_words(text: str) -> list[str]:
+    """The words of user text that `fts_query` quotes (at most 64)."""
+    return _FTS_TOKEN.findall(text or "")[:64]
 
 
 def fts_query(text: str, *, any_term: bool = False) -> str | None:
@@ -142,10 +150,10 @@ def fts_query(text: str, *, any_term: bool = False) -> str | None:
     All words must match unless `any_term`, which ORs them (for loose question matching).
     None when the text has no searchable word at all.
     """
-    words = _FTS_TOKEN.findall(text or "")
+    words = fts_words(text)
     if not words:
         return None
-    quoted = ['"' + word.replace('"', '""') + '"' for word in words[:64]]
+    quoted = ['"' + word.replace('"', '""') + '"' for word in words]
     return (" OR " if any_term else " ").join(quoted)
 
 
@@ -158,6 +166,7 @@ class Corpus:
         self.read_only = read_only  # opened with mode=ro: callers skip what only caches
         self._depth = 0  # nesting of `writing` blocks (the lock is re-entrant)
         self._lock = threading.RLock()
+        self._ranker: Ranker | None = None  # the ranked search's state, made by the first search
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -301,10 +310,29 @@ class Corpus:
                 f"UPDATE papers SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE id = :id",
                 changed_rows,
             )
+        if new_rows or changed_rows:
+            self._index(db, new_rows, changed_rows)
         return UpsertCounts(
             new=len(new_rows),
             updated=len(changed_rows),
             unchanged=len(incoming) - len(new_rows) - len(changed_rows),
+        )
+
+    def _index(self, db: sqlite_utils.Database, new_rows: list[dict], changed: list[dict]) -> None:
+        """Add stored papers to the ranked search's postings (storage/bm25_index.py), in the
+        same transaction: a replaced version's postings die with it."""
+        rowid_of: dict[str, int] = {}
+        for chunk in _chunks([r["id"] for r in (*new_rows, *changed)]):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, rowid FROM papers WHERE id IN ({marks})"
+            rowid_of.update(db.execute(sql, list(chunk)).fetchall())
+        bm25_index.index_papers(
+            db.conn,
+            [
+                (rowid_of[r["id"]], r["title"], r["abstract"], r["authors"])
+                for r in (*new_rows, *changed)
+            ],
+            replaced=[rowid_of[r["id"]] for r in changed],
         )
 
     def get_paper(self, ref: str) -> Paper | None:
@@ -351,57 +379,95 @@ class Corpus:
         limit: int = 10,
         any_term: bool = False,
         ids: Sequence[str] | None = None,
-        rank_window: int = RANK_WINDOW,
     ) -> list[SearchHit]:
-        """Full-text search (BM25 over title, abstract, authors; titles weigh most).
+        """Full-text search (BM25 over title, abstract, authors; titles weigh most): the
+        `limit` best matches by FTS5's bm25() with the weights 5, 1, 2, exactly.
 
         User text is always quoted word by word, so FTS5 syntax in it cannot fail the query.
-        `ids` restricts the search to those papers (a digest's papers, say). A query matching
-        more than `rank_window` papers is ranked among the `rank_window` most recently
-        stored of them: SQLite must score every match to rank, and "language models" matches
-        a quarter of a large corpus (~150 ms on 200k papers); a specific query, with fewer
-        matches, is ranked over all of them.
+        `ids` restricts the search to those papers (a digest's papers, say). The ranking is
+        computed from our own postings (storage/bm25.py), which costs a fraction of FTS5
+        scoring every match of a broad query; FTS5 ranks instead when a word is more than
+        one term to it (a phrase, "a_b") or the postings do not cover the papers.
         """
         match = fts_query(text, any_term=any_term)
-        if match is None:
+        if match is None or (ids is not None and not ids):
             return []
-        newest = None
-        if ids is None:
-            # Walking matches in rowid order stops early, unlike ranking them all.
-            with self.reading() as db:
-                row = db.execute(
-                    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? "
-                    "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                    [match, rank_window - 1],
-                ).fetchone()
-            newest = row[0] if row else None
-        # Rank inside the FTS table and join only the `limit` winners to papers: joining first
-        # carried every matching row (abstract and all) into the sort, which doubled the time
-        # of broad queries ("large language models" matches ~50k of 200k papers).
-        top = (
-            "SELECT rowid, bm25(papers_fts, 5.0, 1.0, 2.0) AS score FROM papers_fts"
+        from storage.fts_tokens import tokenizer
+
+        phrases = [tokenizer().terms(word) for word in fts_words(text)]
+        with self.reading() as db:
+            conn = db.conn
+            began = not conn.in_transaction
+            if began:
+                conn.execute("BEGIN")  # one snapshot for the postings and the papers
+            try:
+                ranked = None
+                if all(len(terms) == 1 for terms in phrases):
+                    ranked = self._ranked_by_index(
+                        conn, [t[0] for t in phrases], limit, any_term, ids
+                    )
+                if ranked is None:
+                    ranked = self._ranked_by_fts(conn, match, limit, ids)
+                papers = self._papers_by_rowid(db, [rowid for rowid, _ in ranked])
+            finally:
+                if began:
+                    conn.commit()
+        return [SearchHit(papers[rowid], score) for rowid, score in ranked if rowid in papers]
+
+    def _ranked_by_index(
+        self,
+        conn: sqlite3.Connection,
+        terms: list[str],
+        limit: int,
+        any_term: bool,
+        ids: Sequence[str] | None,
+    ) -> list[tuple[int, float]] | None:
+        """(rowid, score) of the best matches from the postings; None when they do not
+        cover the papers FTS5 holds."""
+        if self._ranker is None:
+            from storage.bm25 import Ranker  # numpy: loaded by the first search only
+
+            self._ranker = Ranker()
+        if not self._ranker.usable(conn):
+            return None
+        rowids = None if ids is None else self._rowids(conn, ids)
+        return self._ranker.top(conn, terms, limit, any_term=any_term, rowids=rowids)
+
+    @staticmethod
+    def _ranked_by_fts(
+        conn: sqlite3.Connection, match: str, limit: int, ids: Sequence[str] | None
+    ) -> list[tuple[int, float]]:
+        """(rowid, score) of the best matches, FTS5 scoring every match with bm25()."""
+        sql = (
+            f"SELECT rowid, bm25(papers_fts, {BM25_WEIGHTS}) AS score FROM papers_fts"
             " WHERE papers_fts MATCH ?"
         )
         params: list[object] = [match]
-        if newest is not None:
-            top += " AND rowid >= ?"  # FTS5 seeks to it: only the window is scored
-            params.append(newest)
         if ids is not None:
-            if not ids:
-                return []
             # The unary + keeps this a filter on the one match scan: offered to FTS5 as a rowid
-            # constraint instead, the MATCH is rerun once per id (4x slower than no `ids`).
-            marks = ",".join("?" * len(ids))
-            top += f" AND +rowid IN (SELECT rowid FROM papers WHERE id IN ({marks}))"
-            params.extend(ids)
-        top += " ORDER BY score LIMIT ?"
+            # constraint instead, the MATCH is rerun once per id.
+            sql += " AND +rowid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(Corpus._rowids(conn, ids)))
+        sql += " ORDER BY score, rowid LIMIT ?"
         params.append(limit)
-        sql = (
-            f"SELECT p.*, hit.score AS score FROM ({top}) AS hit"
-            " JOIN papers p ON p.rowid = hit.rowid ORDER BY hit.score"
-        )
-        with self.reading() as db:
-            return [SearchHit(_paper_from_row(row), row["score"]) for row in db.query(sql, params)]
+        return [(int(r), float(s)) for r, s in conn.execute(sql, params)]
+
+    @staticmethod
+    def _rowids(conn: sqlite3.Connection, ids: Sequence[str]) -> list[int]:
+        found: list[int] = []
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT rowid FROM papers WHERE id IN ({marks})"
+            found += [row[0] for row in conn.execute(sql, list(chunk))]
+        return found
+
+    @staticmethod
+    def _papers_by_rowid(db: sqlite_utils.Database, rowids: Sequence[int]) -> dict[int, Paper]:
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        sql = f"SELECT rowid AS _rowid, * FROM papers WHERE rowid IN ({marks})"
+        return {row["_rowid"]: _paper_from_row(row) for row in db.query(sql, list(rowids))}
 
     # -- topics and fetches -----------------------------------------------------------------
 

@@ -244,6 +244,18 @@ def _post_claims(db: sqlite_utils.Database) -> None:
     )
 
 
+def _bm25_index(db: sqlite_utils.Database) -> None:
+    # Our own postings of the papers' terms, for exact BM25 ranking without FTS5's bm25()
+    # (storage/bm25_index.py); the papers stored so far are indexed now. Safe to re-run: a
+    # half-built index is dropped first.
+    from storage import bm25_index
+
+    for table in ("bm25_meta", "bm25_segments", "bm25_postings", "bm25_docs", "bm25_dead"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    bm25_index.create(db.conn)
+    bm25_index.index_all(db.conn)
+
+
 def _topic_checks(db: sqlite_utils.Database) -> None:
     # A topic filter's verdict on a version of a paper (storage/feedstate.py): a re-ingest
     # reuses it instead of parsing and judging the unchanged paper again. `rule`
@@ -274,8 +286,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0006_fulltext_chunks", _fulltext_chunks),
     ("0007_questions", _questions),
     ("0008_post_claims", _post_claims),
-    # 0009 is taken by a change in flight on another branch; names, not positions, record
-    # what a database has applied, so the gap is harmless.
+    ("0009_bm25_index", _bm25_index),
     ("0010_topic_checks", _topic_checks),
 ]
 

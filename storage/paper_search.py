@@ -1,11 +1,10 @@
 """Bounded full-text lookups over the papers, for answering questions on a large corpus.
 
-`Corpus.search` ranks every match with BM25. That is right for a few words that must all
-match, but an any-word question over 200,000 papers can match most of them, and FTS5's
-bm25() must read the whole posting list of each word (for its IDF) and score every match:
-`Corpus.search(..., any_term=True)` measured 70 ms for "reward hacking" and 0.5-0.6 s for
-three to nine common words. So the question path asks narrower questions, each with a
-bounded cost, and the caller combines them:
+These lookups go through FTS5, whose bm25() must read the whole posting list of each word
+(for its IDF) and score every match: over 200,000 papers an any-word question of three to
+nine common words took 0.5-0.6 s that way. (`Corpus.search` now ranks exactly from postings
+of its own, storage/bm25.py, in a few ms.) So the question path asks narrower questions,
+each with a bounded cost, and the caller combines them:
 
 - `document_frequencies`: how many papers hold each word, counted only up to a cap (reading
   at most `cap` postings), so common words can be told from rare ones cheaply;
