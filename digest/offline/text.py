@@ -88,6 +88,20 @@ FINDING = re.compile(
     r"|\b(?:results|experiments|evaluations?|analyses|findings)\s+(?:on [^,]{0,60}\s+)?"
     r"(?:show|indicate|demonstrate|suggest|reveal|confirm)\b",
 )
+# Every match of FINDING ends on one of these verbs: a sentence holding none of them is no
+# finding, which a substring test tells far faster than the search.
+_FINDING_VERBS = (
+    "find", "show", "observe", "demonstrate", "reveal", "discover", "uncover", "confirm",
+    "report", "indicate", "suggest",
+)  # fmt: skip
+
+
+def is_finding(text: str) -> bool:
+    """Whether a sentence reports a finding ("we find", "results show")."""
+    lowered = low(text)
+    return any(verb in lowered for verb in _FINDING_VERBS) and bool(FINDING.search(lowered))
+
+
 # A limitation classifier: a sentence states a limitation when it has a positive cue and
 # no negative one. Positive cues name a shortfall ("remains challenging", "degrades",
 # "limited to", "diminished"); negative cues mark the sentence as a claim of success or a
@@ -195,28 +209,60 @@ _TEX_QUOTES = re.compile(r"``|''")
 _TEX_DASH = re.compile(r"(?<=\d)--(?=\d)|(?<=\s)--(?=\s)")
 
 
+_EMPTY_PARENS = re.compile(r"\(\s*[,;]?\s*\)")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.;:])")
+_MATH_MARKUP = re.compile(r"[{}^]")
+
+
 @lru_cache(maxsize=16384)  # every section reads the same abstracts; clean each once
 def clean_abstract(text: str) -> str:
     """An abstract without URLs, LaTeX commands, citations or code-availability boilerplate."""
-    text = _CITE.sub("", text)
-    text = _ESCAPED.sub(r"\1", text)  # "0.5\\%" -> "0.5%"
-    text = _TEX_QUOTES.sub('"', text)
-    text = _LATEX_WRAPPERS.sub(r"\1", text)
-    text = _MATH.sub(
-        lambda m: re.sub(r"[{}^]", "", _LATEX_COMMAND.sub("", m.group(1))), text
-    )
-    text = _TEX_DASH.sub("–", text)  # "0.3--0.5", "bias -- models": TeX's en dash
-    text = _LATEX_COMMAND.sub(UNRESOLVED, text).replace("{", "").replace("}", "")
-    text = re.sub(r"\(\s*[,;]?\s*\)", "", neutralize(text))  # "()" left by removed markup
-    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    return " ".join(clean_sentences(text))
+
+
+@lru_cache(maxsize=16384)
+def clean_sentences(text: str) -> tuple[str, ...]:
+    """The sentences of `clean_abstract(text)`, split once for every pass that needs them
+    (`split_sentences(clean_abstract(text))` gives the same)."""
+    # Each substitution runs only when the text holds what every match of it needs: most
+    # abstracts have no LaTeX, and a substring test costs far less than a pass of `re`.
+    if "\\cite" in text or "[" in text:
+        text = _CITE.sub("", text)
+    if "\\" in text:
+        text = _ESCAPED.sub(r"\1", text)  # "0.5\\%" -> "0.5%"
+    if "``" in text or "''" in text:
+        text = _TEX_QUOTES.sub('"', text)
+    if "\\" in text:
+        text = _LATEX_WRAPPERS.sub(r"\1", text)
+    if "$" in text:
+        text = _MATH.sub(lambda m: _MATH_MARKUP.sub("", _LATEX_COMMAND.sub("", m.group(1))), text)
+    if "--" in text:
+        text = _TEX_DASH.sub("–", text)  # "0.3--0.5", "bias -- models": TeX's en dash
+    if "\\" in text:
+        text = _LATEX_COMMAND.sub(UNRESOLVED, text)
+    text = text.replace("{", "").replace("}", "")
+    text = neutralize(text)
+    if "(" in text:
+        text = _EMPTY_PARENS.sub("", text)  # "()" left by removed markup
+    text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
     # Sentences that read as instructions to a model are data we never repeat, not even as
     # vocabulary: they would otherwise surface as theme phrases ("system prompt").
-    sentences = [
-        s
-        for s in split_sentences(text)
-        if not _mentions_availability(s) and not looks_like_injection(s)
-    ]
-    return " ".join(sentences)
+    parts = split_sentences(text)
+    kept = [s for s in parts if not _mentions_availability(s) and not looks_like_injection(s)]
+    if len(kept) == len(parts):
+        # `text` has single spaces and no outer ones, so it is its sentences joined by
+        # spaces: splitting that again would give `parts` back.
+        return tuple(parts)
+    # A dropped sentence changes what an abbreviation check at a joint sees: split anew.
+    return tuple(split_sentences(" ".join(kept)))
+
+
+def clear_caches() -> None:
+    """Forget every per-abstract cache, so the next pass pays what a fresh process pays
+    (the benches time cold builds with it)."""
+    clean_abstract.cache_clear()
+    clean_sentences.cache_clear()
+    sentences_of.cache_clear()
 
 
 _AVAILABILITY_WORDS = ("availab", "releas", "open", "github", "project page", "make")
@@ -277,7 +323,7 @@ class Sentence:
 @lru_cache(maxsize=8192)
 def sentences_of(abstract: str) -> tuple[Sentence, ...]:
     """The usable sentences of an abstract with their roles."""
-    parts = split_sentences(clean_abstract(abstract))
+    parts = clean_sentences(abstract)
     total = len(parts)
     contributions = [i for i, text in enumerate(parts) if contribution(text)]
     # Abstracts go motivation -> contribution -> results: a "however" before the paper says
@@ -285,16 +331,17 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
     first_own = contributions[0] + 1 if contributions else max(1, total // 2)
     out = []
     for index, text in enumerate(parts):
+        finding = is_finding(text)
         out.append(
             Sentence(
                 text=text,
                 index=index,
                 total=total,
                 is_contribution=index in contributions,
-                is_finding=bool(FINDING.search(low(text))),
+                is_finding=finding,
                 is_limitation=states_limitation(text)
                 and index not in contributions
-                and (index >= first_own or bool(FINDING.search(low(text)))),
+                and (index >= first_own or finding),
             )
         )
     # clean_abstract has dropped instruction-like sentences: only the length decides here.
