@@ -27,6 +27,7 @@ from digest.offline.concepts import (
     assign,
     learn_concepts,
 )
+from digest.offline.counts import phrase_counts
 from digest.offline.text import Sentence, clean_abstract, sentences_of
 from digest.offline.vocabulary import Casing, phrase_analyzer
 from digest.safety import defang
@@ -119,15 +120,9 @@ class WindowAnalysis:
     def counts(self) -> tuple[Any, np.ndarray]:
         """Counts of words and 2-3 word phrases per paper, and the phrases (one pass of the
         analyzer, shared by the vectors and the theme labels)."""
-        from sklearn.feature_extraction.text import CountVectorizer
-
         n = len(self.papers)
-        counter = CountVectorizer(analyzer=phrase_analyzer(3), min_df=2 if n >= 10 else 1)
-        try:
-            matrix = counter.fit_transform(self.documents)
-        except ValueError:  # nothing but stop words
-            return None, np.array([], dtype=object)
-        return matrix, counter.get_feature_names_out()
+        # (None, empty) when the papers hold nothing but stop words.
+        return phrase_counts(self.documents, phrase_analyzer(3), min_df=2 if n >= 10 else 1)
 
     @cached_property
     def tfidf(self) -> tuple[Any, list[str]]:
