@@ -168,7 +168,7 @@ class WindowAnalysis:
         curated = CURATED.get(self.topic)
         if curated:
             named = sum(
-                any(c.pattern.search(t.title) or c.pattern.search(t.contribution) for c in curated)
+                any(c.names(t.title) or c.names(t.contribution) for c in curated)
                 for t in self.paper_texts
             )
             if named >= MIN_CURATED_COVERAGE * n:

@@ -84,7 +84,7 @@ def rank_notable(analysis: WindowAnalysis, count: int) -> list[Pick]:
             text = analysis.paper_texts[index]
             relevance = 0.0
             if theme.concept is not None:
-                relevance = 1.0 if theme.concept.pattern.search(text.title) else 0.6
+                relevance = 1.0 if theme.concept.names(text.title) else 0.6
             result = concrete_result(analysis, index)
             score = (
                 0.35 * relevance

@@ -82,6 +82,8 @@ def contribution(text: str) -> re.Match[str] | None:
             if match is not None:
                 return match
     return None
+
+
 FINDING = re.compile(
     r"\b(?:we|our (?:results|experiments|analysis|findings))\s+(?:also\s+|further\s+)?"
     r"(?:find|show|observe|demonstrate|reveal|discover|uncover|confirm|report)\b"

@@ -109,7 +109,7 @@ _PIECE = re.compile(rf"{_CLAUSE_END}|{TOKEN_PATTERN.removeprefix('(?u)')}")
 
 # Single letters break a phrase as a function word does ("a", "x" in "x and y"), and so does
 # the end of a clause.
-_BREAKS = STOP_WORDS | frozenset("abcdefghijklmnopqrstuvwxyz") | frozenset(".,;:!?()[]\"“”-–—")
+_BREAKS = STOP_WORDS | frozenset("abcdefghijklmnopqrstuvwxyz") | frozenset('.,;:!?()[]"“”-–—')
 
 
 def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
