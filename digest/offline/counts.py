@@ -11,6 +11,7 @@ from it is unchanged.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,12 +25,15 @@ def phrase_counts(
     at least `min_df` documents; (None, empty) when no phrase is left."""
     from scipy.sparse import csr_matrix
 
-    vocabulary: dict[str, int] = {}  # phrase -> id, in order of first use
+    # Phrase -> id, in order of first use: a new phrase gets the vocabulary's size as its id,
+    # inside the C loop of map (no Python frame per phrase occurrence).
+    vocabulary: defaultdict[str, int] = defaultdict()
+    vocabulary.default_factory = vocabulary.__len__
     ids: list[int] = []
     lengths: list[int] = []
     for document in documents:
         grams = analyze(document)
-        ids.extend([vocabulary.setdefault(g, len(vocabulary)) for g in grams])
+        ids.extend(map(vocabulary.__getitem__, grams))
         lengths.append(len(grams))
     n, size = len(documents), len(vocabulary)
     if size == 0 or n < min_df:
