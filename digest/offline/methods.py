@@ -158,8 +158,11 @@ def family_members(analysis: WindowAnalysis, family: Family) -> dict[int, Counte
     """Papers using the family, with the family's terms each uses (singular and plural
     counted as one), from what each paper says it does."""
     found: dict[int, Counter[str]] = {}
-    for index, hits in enumerate(_all_hits(analysis)):
-        own = [h for h in hits if family.pattern.fullmatch(h)]
+    hits_of = _all_hits(analysis)
+    # Each distinct term is matched once, not once per paper using it.
+    terms = {h for h in set().union(*hits_of) if family.pattern.fullmatch(h)}
+    for index, hits in enumerate(hits_of):
+        own = [h for h in hits if h in terms]
         if own:
             found[index] = Counter(_singular(analysis.casing.phrase(h)) for h in own)
     return found

@@ -33,6 +33,7 @@ class Pick:
 
 
 _NUMBER = re.compile(r"\d(?:[\d.,]*\d)?\s?(?:%|x\b|×|pp\b|points?\b)|\b\d+(?:\.\d+)?-fold")
+_DIGIT = re.compile(r"\d")  # every match of _NUMBER holds one
 _LOOSE_START = re.compile(r"^(?:(?:as|and|while|with|which|but|or|so|where|whereas)\s+)+", re.I)
 _LOOSE_END = re.compile(r"(?:\s+(?:and|or|while|with|which|but|as|by|of|to|the|a|an))+$", re.I)
 _SURVEY = re.compile(r"\b(?:survey|review|position|tutorial|overview|perspective)\b", re.I)
@@ -54,6 +55,8 @@ def concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
 
 def _concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
     for sentence in analysis.sentences(index):
+        if not _DIGIT.search(sentence.text):
+            continue  # a clause without a digit states no number: skip the passes below
         if not (sentence.is_finding or _NUMBER.search(sentence.text)) or UNRESOLVED in (
             sentence.text
         ):

@@ -341,9 +341,10 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
                 total=total,
                 is_contribution=index in contributions,
                 is_finding=finding,
-                is_limitation=states_limitation(text)
-                and index not in contributions
-                and (index >= first_own or finding),
+                # The position tests first: they are free, and decide most sentences.
+                is_limitation=index not in contributions
+                and (index >= first_own or finding)
+                and states_limitation(text),
             )
         )
     # clean_abstract has dropped instruction-like sentences: only the length decides here.
