@@ -47,13 +47,18 @@ _INJECTION = re.compile(
 _INJECTION_WORDS = ("ignore", "disregard", "system", "you", "instruction", "<", "assistant")
 
 
+def may_hold_injection(text: str) -> bool:
+    """False when no part of the text can look like an injection (the cheap test before
+    `looks_like_injection`, also for a whole abstract before its sentences)."""
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in _INJECTION_WORDS)
+
+
 def looks_like_injection(text: str) -> bool:
     """Whether a sentence reads as an instruction to a model rather than as research prose."""
-    if text.isascii():
-        lowered = text.lower()
-        if not any(word in lowered for word in _INJECTION_WORDS):
-            return False
-    return bool(_INJECTION.search(text))
+    return may_hold_injection(text) and bool(_INJECTION.search(text))
 
 
 def defang(text: str) -> str:

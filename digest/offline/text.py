@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from digest.model import cite
-from digest.safety import looks_like_injection, neutralize
+from digest.safety import looks_like_injection, may_hold_injection, neutralize
 
 _LATEX_WRAPPERS = re.compile(
     r"\\(?:textbf|textit|emph|texttt|mathrm|mathbf|mathcal|text)\{([^{}]*)\}"
@@ -41,7 +41,9 @@ def low(text: str) -> str:
     return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# The end mark is matched, not looked behind at: a pattern that starts with a character set
+# lets `re` skip to the next candidate (a split falls between the mark and the space).
+_SENTENCE_END = re.compile(r"[.!?]\s+(?=[\"'(\[]?[A-Z0-9])")
 
 _VERBS = (
     r"propose|introduce|present|develop|design|build|construct|formulate|release|"
@@ -246,11 +248,22 @@ def clean_sentences(text: str) -> tuple[str, ...]:
     text = neutralize(text)
     if "(" in text:
         text = _EMPTY_PARENS.sub("", text)  # "()" left by removed markup
-    text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
+    # After neutralize the only whitespace is single spaces (removed markup may leave two).
+    if " ," in text or " ." in text or " ;" in text or " :" in text:
+        text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
     # Sentences that read as instructions to a model are data we never repeat, not even as
     # vocabulary: they would otherwise surface as theme phrases ("system prompt").
     parts = split_sentences(text)
-    kept = [s for s in parts if not _mentions_availability(s) and not looks_like_injection(s)]
+    # A sentence is part of the text: when the whole (ASCII) text holds none of the words a
+    # test needs, no sentence does, and the test is skipped for all of them.
+    availability = _may_mention_availability(text)
+    injection = may_hold_injection(text)
+    kept = [
+        s
+        for s in parts
+        if not (availability and _mentions_availability(s))
+        and not (injection and looks_like_injection(s))
+    ]
     if len(kept) == len(parts):
         # `text` has single spaces and no outer ones, so it is its sentences joined by
         # spaces: splitting that again would give `parts` back.
@@ -270,6 +283,14 @@ def clear_caches() -> None:
 _AVAILABILITY_WORDS = ("availab", "releas", "open", "github", "project page", "make")
 
 
+def _may_mention_availability(text: str) -> bool:
+    """False when no sentence of the text can be availability boilerplate."""
+    if not text.isascii():
+        return True  # a sentence's `low` may then differ from the whole text's
+    lowered = text.lower()
+    return any(w in lowered for w in _AVAILABILITY_WORDS)
+
+
 def _mentions_availability(sentence: str) -> bool:
     """Whether a sentence is code-availability boilerplate; most sentences have none of
     the words it needs, which a substring test rules out far faster than the pattern."""
@@ -285,7 +306,7 @@ def split_sentences(text: str) -> list[str]:
     parts = []
     start = 0
     for end in _SENTENCE_END.finditer(text):
-        stop = end.start()
+        stop = end.start() + 1
         if text[stop - 1] == "." and _is_abbreviation(text, stop - 1):
             continue
         parts.append(text[start:stop].strip())
