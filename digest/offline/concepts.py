@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from digest.offline.patterns import word_terms
 from digest.offline.vocabulary import STOP_WORDS, Casing, phrase_analyzer
 
 OTHER = "Other papers"
@@ -62,7 +63,7 @@ def literal_needles(terms: str) -> tuple[str, ...]:
 
 
 def _concept(label: str, terms: str, generic: bool = False) -> Concept:
-    return Concept(label, re.compile(rf"\b(?:{terms})\b"), generic, literal_needles(terms))
+    return Concept(label, word_terms(terms), generic, literal_needles(terms))
 
 
 # The built-in post-train topic. Order breaks ties: the more specific concept first.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from digest.model import cite
+from digest.offline.patterns import word_terms
 from digest.safety import looks_like_injection, may_hold_injection, neutralize
 
 _LATEX_WRAPPERS = re.compile(
@@ -111,8 +112,8 @@ def is_finding(text: str) -> bool:
 # "limited to", "diminished"); negative cues mark the sentence as a claim of success or a
 # release note ("the authors publicly release", "outperforms"), which is no limitation
 # however it is phrased.
-LIMITATION_CUES = re.compile(
-    r"\b(?:limitations?|limited to|we leave|future (?:work|research|directions?)|"
+_LIMITATION_TERMS = (
+    r"limitations?|limited to|we leave|future (?:work|research|directions?)|"
     r"remains? (?:an? )?(?:open|unclear|challenging|unsolved|difficult|elusive|limited|"
     r"costly|expensive|bottleneck|challenge|problem)|"
     r"open (?:question|problem|challenge)s?|does not (?:generalize|transfer|scale|hold)|"
@@ -121,16 +122,18 @@ LIMITATION_CUES = re.compile(
     r"not yet|still (?:lags?|falls? short|struggles?|fails?)|falls? short|lags? behind|"
     r"brittle|degrad(?:e|es|ed|ing|ation)|diminish(?:es|ed|ing)?|struggles?|"
     r"cannot|unable to|vulnerab\w+|trade-?offs?|"
-    r"consistently (?:worse|lower|reduced)|reduced|hurts?|harms?|erodes?|eroded)\b",
+    r"consistently (?:worse|lower|reduced)|reduced|hurts?|harms?|erodes?|eroded"
 )
-SUCCESS_CUES = re.compile(
-    r"\b(?:release[sd]?|releasing|publicly|open-source[sd]?|available|demonstrat\w+|"
+LIMITATION_CUES = word_terms(_LIMITATION_TERMS)
+_SUCCESS_TERMS = (
+    r"release[sd]?|releasing|publicly|open-source[sd]?|available|demonstrat\w+|"
     r"achiev\w+|outperform\w*|state-of-the-art|sota|improv\w+|surpass\w*|superior|"
     r"significant(?:ly)? (?:better|higher|gains?)|gains?|boost\w*|enabl\w+|"
     r"we propose|we introduce|we present|effective(?:ly)?|robustly|retains?|retaining|"
     r"speedups?|savings?|better|higher|faster|baselines?|compared (?:to|with)|"
-    r"preserv\w+|maintain\w*)\b",
+    r"preserv\w+|maintain\w*"
 )
+SUCCESS_CUES = word_terms(_SUCCESS_TERMS)
 
 
 def states_limitation(text: str) -> bool:

@@ -7,12 +7,15 @@ the invented weeks, on crafted edge cases, and on the shared real weeks where pr
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 from itertools import groupby, pairwise
+from pathlib import Path
 
 import pytest
 
+from digest.offline import concepts as concepts_module
 from digest.offline import text as text_module
 from digest.offline.analysis import WindowAnalysis
 from digest.offline.concepts import (
@@ -22,6 +25,8 @@ from digest.offline.concepts import (
     literal_needles,
 )
 from digest.offline.counts import phrase_counts
+from digest.offline.methods import _ANY_FAMILY, FAMILIES
+from digest.offline.patterns import by_first_character, split_alternatives, word_terms
 from digest.offline.text import (
     FINDING,
     clean_abstract,
@@ -257,3 +262,55 @@ def test_paper_texts_are_lower_cased() -> None:
     assert all(
         isinstance(t, PaperText) and t.title == t.title.lower() for t in analysis.paper_texts
     )
+
+
+def _curated_terms() -> list[str]:
+    """The terms of each curated concept as written in concepts.py (its `_concept` calls)."""
+    tree = ast.parse(Path(concepts_module.__file__).read_text(encoding="utf-8"))
+    return [
+        node.args[1].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", "") == "_concept"
+        and isinstance(node.args[1], ast.Constant)
+    ]
+
+
+class TestGroupedAlternations:
+    def test_split_and_group(self) -> None:
+        assert split_alternatives(r"a|b(?:c|d)|[|(]x|\|y|[]|]z|e") == [
+            "a",
+            "b(?:c|d)",
+            "[|(]x",
+            r"\|y",
+            "[]|]z",
+            "e",
+        ]
+        grouped = r"d(?:po|irect)|g(?:rpo|)|r(?:l\w*)"
+        assert by_first_character(r"dpo|direct|grpo|g|rl\w*") == grouped
+        # Not gathered when a first character is not a plain one.
+        assert by_first_character(r"a|[bc]d") == r"a|[bc]d"
+        assert by_first_character(r"s?ft|x") == r"s?ft|x"
+        with pytest.raises(ValueError):
+            word_terms("a|b", re.IGNORECASE)
+
+    def test_same_matches_as_the_plain_alternation(self) -> None:
+        pairs = [
+            (text_module.LIMITATION_CUES, text_module._LIMITATION_TERMS),
+            (text_module.SUCCESS_CUES, text_module._SUCCESS_TERMS),
+            (_ANY_FAMILY, "|".join(f.pattern.pattern[5:-3] for f in FAMILIES)),
+        ]
+        pairs += list(zip((c.pattern for c in POST_TRAIN_CONCEPTS), _curated_terms(), strict=True))
+        texts = [t.lower() for t in _texts()]
+        # Terms that share a start and end at different word boundaries: the first listed wins.
+        texts += [
+            "process reward models and process rewards",
+            "agentic agents tool-use tool use still falls short, still lags behind",
+        ]
+        for pattern, terms in pairs:
+            plain = re.compile(rf"\b(?:{terms})\b")
+            assert pattern.pattern != plain.pattern  # the terms were gathered
+            for text in texts:
+                got = [(m.span(), m.group(0)) for m in pattern.finditer(text)]
+                want = [(m.span(), m.group(0)) for m in plain.finditer(text)]
+                assert got == want, (terms, text)
