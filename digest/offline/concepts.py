@@ -35,9 +35,16 @@ class Concept:
 
     def names(self, text: str) -> bool:
         """Whether the (lower-cased) text names the concept: `pattern.search(text)`."""
-        if self.needles and not any(needle in text for needle in self.needles):
-            return False
-        return self.pattern.search(text) is not None
+        return self.may_name(text) and self.pattern.search(text) is not None
+
+    def may_name(self, text: str) -> bool:
+        """False when the text cannot name the concept (it holds none of the needles)."""
+        if not self.needles:
+            return True
+        for needle in self.needles:  # noqa: SIM110 - a loop: no generator on this hot path
+            if needle in text:
+                return True
+        return False
 
 
 def literal_needles(terms: str) -> tuple[str, ...]:
@@ -59,7 +66,14 @@ def literal_needles(terms: str) -> tuple[str, ...]:
         if not literal:
             return ()
         needles.append(literal)
-    return tuple(needles)
+    return _fewest(needles)
+
+
+def _fewest(needles: list[str]) -> tuple[str, ...]:
+    """The needles without any that holds another (a text holding "reward modeling" holds
+    "reward model"): the same test with fewer substring searches."""
+    unique = list(dict.fromkeys(needles))
+    return tuple(n for n in unique if not any(o != n and o in n for o in unique))
 
 
 def _concept(label: str, terms: str, generic: bool = False) -> Concept:
@@ -156,7 +170,11 @@ class PaperText:
     finding: str
 
 
-def _score(concept: Concept, text: PaperText) -> float:
+def _score(concept: Concept, text: PaperText, head: str) -> float:
+    """How strongly the paper names the concept; `head` is its title and contribution
+    joined by "\x00" (no needle spans it), tested first as one text."""
+    if not concept.may_name(head):
+        return 0.0
     names = concept.names
     named = TITLE_WEIGHT * names(text.title) + CONTRIBUTION_WEIGHT * names(text.contribution)
     # Findings only strengthen a concept the title or contribution names (one met only
@@ -178,7 +196,8 @@ def assign(
 ) -> list[tuple[Concept | None, list[int]]]:
     """Papers grouped by the concept each names most strongly, largest group first; papers
     naming none, or only concepts too rare to be a theme, form the last group (None)."""
-    scores = [[_score(c, t) for c in concepts] for t in texts]
+    heads = [f"{t.title}\x00{t.contribution}" for t in texts]
+    scores = [[_score(c, t, head) for c in concepts] for t, head in zip(texts, heads, strict=True)]
     allowed = set(range(len(concepts)))
     while True:
         groups: dict[int, list[int]] = {}
@@ -304,4 +323,4 @@ def _stem(phrase: str) -> str:
 def _learned(phrase: str, casing: Casing) -> Concept:
     forms = sorted({phrase, _stem(phrase), _stem(phrase) + "s"}, key=len)[::-1]
     terms = "|".join(re.escape(p) for p in forms)
-    return Concept(casing.heading(phrase), re.compile(rf"\b(?:{terms})\b"), needles=tuple(forms))
+    return Concept(casing.heading(phrase), re.compile(rf"\b(?:{terms})\b"), needles=_fewest(forms))

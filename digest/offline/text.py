@@ -77,7 +77,10 @@ _OPENING_MAX = 140  # characters of an opening clause before "we propose"
 
 def contribution(text: str) -> re.Match[str] | None:
     """Where a sentence says what the paper does ("we propose ..."), if it does."""
-    lowered = low(text)
+    return _contribution(low(text))
+
+
+def _contribution(lowered: str) -> re.Match[str] | None:
     for subject in _SUBJECT.finditer(lowered, 0, _OPENING_MAX + 8):
         start = subject.start()
         if start == 0 or lowered.endswith(", ", 0, start) or lowered[:start] in _LEAD_INS:
@@ -103,7 +106,10 @@ _FINDING_VERBS = (
 
 def is_finding(text: str) -> bool:
     """Whether a sentence reports a finding ("we find", "results show")."""
-    lowered = low(text)
+    return _is_finding(low(text))
+
+
+def _is_finding(lowered: str) -> bool:
     return any(verb in lowered for verb in _FINDING_VERBS) and bool(FINDING.search(lowered))
 
 
@@ -138,7 +144,10 @@ SUCCESS_CUES = word_terms(_SUCCESS_TERMS)
 
 def states_limitation(text: str) -> bool:
     """Whether a sentence states a limitation: a shortfall cue and no success cue."""
-    lowered = low(text)
+    return _states_limitation(low(text))
+
+
+def _states_limitation(lowered: str) -> bool:
     return bool(LIMITATION_CUES.search(lowered)) and not SUCCESS_CUES.search(lowered)
 
 
@@ -350,14 +359,19 @@ class Sentence:
 def sentences_of(abstract: str) -> tuple[Sentence, ...]:
     """The usable sentences of an abstract with their roles."""
     parts = clean_sentences(abstract)
+    lowered = [low(text) for text in parts]  # once, for every role test below
     total = len(parts)
-    contributions = [i for i, text in enumerate(parts) if contribution(text)]
+    contributions = [i for i, text in enumerate(lowered) if _contribution(text)]
     # Abstracts go motivation -> contribution -> results: a "however" before the paper says
     # what it does is about earlier work, not a limitation of this paper.
     first_own = contributions[0] + 1 if contributions else max(1, total // 2)
     out = []
     for index, text in enumerate(parts):
-        finding = is_finding(text)
+        # clean_abstract has dropped instruction-like sentences: only the length decides
+        # which are kept (every sentence still counts for the positions above).
+        if not 6 <= len(text.split()) <= 60:
+            continue
+        finding = _is_finding(lowered[index])
         out.append(
             Sentence(
                 text=text,
@@ -368,11 +382,10 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
                 # The position tests first: they are free, and decide most sentences.
                 is_limitation=index not in contributions
                 and (index >= first_own or finding)
-                and states_limitation(text),
+                and _states_limitation(lowered[index]),
             )
         )
-    # clean_abstract has dropped instruction-like sentences: only the length decides here.
-    return tuple(s for s in out if 6 <= len(s.text.split()) <= 60)
+    return tuple(out)
 
 
 def _third_person(text: str) -> str:

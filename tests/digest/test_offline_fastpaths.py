@@ -170,6 +170,28 @@ class TestSentences:
         text = "We train a model. Code is available at github. Results improve by 3%."
         assert clean_sentences(text) == ("We train a model.", "Results improve by 3%.")
 
+    def test_sentences_of_matches_classifying_every_sentence_first(self) -> None:
+        t = text_module
+        for abstract in _texts():
+            parts = split_sentences(clean_abstract(abstract))
+            contributions = [i for i, p in enumerate(parts) if t.contribution(p)]
+            first_own = contributions[0] + 1 if contributions else max(1, len(parts) // 2)
+            plain = [
+                t.Sentence(
+                    p,
+                    i,
+                    len(parts),
+                    i in contributions,
+                    bool(FINDING.search(low(p))),
+                    t.states_limitation(p)
+                    and i not in contributions
+                    and (i >= first_own or bool(FINDING.search(low(p)))),
+                )
+                for i, p in enumerate(parts)
+            ]
+            kept = tuple(s for s in plain if 6 <= len(s.text.split()) <= 60)
+            assert t.sentences_of(abstract) == kept, abstract
+
     def test_is_finding_is_the_finding_pattern(self) -> None:
         for text in _texts() + split_sentences(" ".join(_texts())):
             assert is_finding(text) == bool(FINDING.search(low(text))), text
