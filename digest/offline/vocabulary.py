@@ -120,20 +120,22 @@ def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
     Here n-grams never cross a stop word or the end of a clause.
     """
     is_break = _BREAKS.__contains__  # a builtin: groupby calls it without a Python frame
+    pieces, join = _PIECE.findall, " ".join  # bound once: analyze runs per document
 
     def analyze(text: str) -> list[str]:
         grams: list[str] = []
+        extend = grams.extend
         # One findall over the whole text (not one per clause): a token never holds a
         # clause end, and a clause end is never a word character, so tokens are the same.
-        for broken, group in groupby(_PIECE.findall(text.lower()), is_break):
+        for broken, group in groupby(pieces(text.lower()), is_break):
             if broken:
                 continue
             run = list(group)
-            grams.extend(run)
-            if max_n >= 2 and len(run) >= 2:
-                grams.extend(map(" ".join, pairwise(run)))
-            if max_n >= 3 and len(run) >= 3:
-                grams.extend(map(" ".join, zip(run, run[1:], run[2:], strict=False)))
+            extend(run)
+            if len(run) >= 2 and max_n >= 2:
+                extend(map(join, pairwise(run)))
+                if len(run) >= 3 and max_n >= 3:
+                    extend(map(join, zip(run, run[1:], run[2:], strict=False)))
         return grams
 
     return analyze
