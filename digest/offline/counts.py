@@ -11,6 +11,7 @@ from it is unchanged.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,7 +30,7 @@ def phrase_counts(
     # inside the C loop of map (no Python frame per phrase occurrence).
     vocabulary: defaultdict[str, int] = defaultdict()
     vocabulary.default_factory = vocabulary.__len__
-    ids: list[int] = []
+    ids = array("q")  # machine integers: no int object kept per phrase occurrence
     lengths: list[int] = []
     for document in documents:
         grams = analyze(document)
@@ -41,7 +42,7 @@ def phrase_counts(
     # One key per (document, phrase id); unique keys sorted are the matrix's entries in
     # row order, ids ascending within a row, with their counts.
     rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    keys, counts = np.unique((rows << 32) | np.asarray(ids, dtype=np.int64), return_counts=True)
+    keys, counts = np.unique((rows << 32) | np.frombuffer(ids, dtype=np.int64), return_counts=True)
     entry_rows, entry_ids = keys >> 32, keys & 0xFFFFFFFF
     frequency = np.bincount(entry_ids, minlength=size)  # documents per phrase
     kept = np.flatnonzero(frequency >= min_df)
