@@ -388,10 +388,21 @@ def sentences_of(abstract: str) -> tuple[Sentence, ...]:
     return tuple(out)
 
 
+_WE = re.compile(r"\bwe\b", re.IGNORECASE)
+_OUR = re.compile(r"\bour\b", re.IGNORECASE)
+_US = re.compile(r"\bus\b")
+
+
 def _third_person(text: str) -> str:
-    text = re.sub(r"\bwe\b", "the authors", text, flags=re.IGNORECASE)
-    text = re.sub(r"\bour\b", "their", text, flags=re.IGNORECASE)
-    text = re.sub(r"\bus\b", "them", text)
+    # Each pass only where its word can be: no letter of "we" or "our" has a case variant
+    # outside ASCII, so a case-insensitive match is in the lower-cased text too.
+    lowered = text.lower()
+    if "we" in lowered:
+        text = _WE.sub("the authors", text)
+    if "our" in lowered:
+        text = _OUR.sub("their", text)
+    if "us" in text:
+        text = _US.sub("them", text)
     return text
 
 

@@ -336,3 +336,28 @@ class TestGroupedAlternations:
                 got = [(m.span(), m.group(0)) for m in pattern.finditer(text)]
                 want = [(m.span(), m.group(0)) for m in plain.finditer(text)]
                 assert got == want, (terms, text)
+
+
+class TestSmallPasses:
+    def test_number_pattern_matches_the_plain_one(self) -> None:
+        from digest.offline.notable import _NUMBER
+
+        plain = re.compile(r"\d(?:[\d.,]*\d)?\s?(?:%|x\b|×|pp\b|points?\b)|\b\d+(?:\.\d+)?-fold")
+        pieces = [*"0123456789.,-% x×_aé ", "fold", "-fold", "points", "pp", "x "]
+        rng = random.Random(7)
+        fuzzed = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16))) for _ in range(5000)
+        ]
+        for text in _texts() + fuzzed + ["1-fold", "a1-fold", "_2-fold", "é3-fold", "3.5x faster"]:
+            got, want = _NUMBER.search(text), plain.search(text)
+            assert (got and got.span()) == (want and want.span()), text
+
+    def test_third_person_matches_the_plain_passes(self) -> None:
+        def plain(text: str) -> str:
+            text = re.sub(r"\bwe\b", "the authors", text, flags=re.IGNORECASE)
+            text = re.sub(r"\bour\b", "their", text, flags=re.IGNORECASE)
+            return re.sub(r"\bus\b", "them", text)
+
+        extra = ["We and WE and our OUR Our us US thus", "Weight, hours, usual"]
+        for text in _texts() + extra + [t.upper() for t in extra]:
+            assert text_module._third_person(text) == plain(text), text
