@@ -75,10 +75,9 @@ def build_and_print(service, topic: str, window) -> str:
 
 def cold_caches() -> None:
     """Forget the per-abstract caches, so a timed run pays what a fresh process pays."""
-    from digest.offline.text import clean_abstract, sentences_of
+    from digest.offline.text import clear_caches
 
-    clean_abstract.cache_clear()
-    sentences_of.cache_clear()
+    clear_caches()
 
 
 def prepare(tmp: Path, feed: Path, topic) -> object:

@@ -67,10 +67,9 @@ def _window(spec: tuple[date, date]):
 
 def cold_caches() -> None:
     """Forget the per-abstract caches, so a timed run pays what a fresh process pays."""
-    from digest.offline.text import clean_abstract, sentences_of
+    from digest.offline.text import clear_caches
 
-    clean_abstract.cache_clear()
-    sentences_of.cache_clear()
+    clear_caches()
 
 
 def main() -> None:

@@ -39,9 +39,26 @@ _INJECTION = re.compile(
 )
 
 
+# Each alternative of _INJECTION holds one of these words. In ASCII text, where a
+# case-insensitive match is a match in the lower-cased text, a sentence holding none of them
+# cannot match, and a substring test is ~20x faster than the search (every sentence of a
+# 2,500-paper window goes through it). Other text is searched as it is: Unicode case folding
+# ("ſ" for "s") is the pattern's business.
+_INJECTION_WORDS = ("ignore", "disregard", "system", "you", "instruction", "<", "assistant")
+
+
+def may_hold_injection(text: str) -> bool:
+    """False when no part of the text can look like an injection (the cheap test before
+    `looks_like_injection`, also for a whole abstract before its sentences)."""
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in _INJECTION_WORDS)
+
+
 def looks_like_injection(text: str) -> bool:
     """Whether a sentence reads as an instruction to a model rather than as research prose."""
-    return bool(_INJECTION.search(text))
+    return may_hold_injection(text) and bool(_INJECTION.search(text))
 
 
 def defang(text: str) -> str:
@@ -52,12 +69,20 @@ def defang(text: str) -> str:
 
 def neutralize(text: str) -> str:
     """Untrusted text with mentions, links, markup and control characters made harmless."""
-    text = _CONTROL.sub("", text)
-    text = _ANGLE_LINK.sub(r"\1", text)
-    text = _CHAT_MARKUP.sub("", text)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _URL.sub("", text)
-    text = _MASS_MENTION.sub("", text)
+    # Each pattern runs only when the text holds what every match of it needs (a control
+    # character is never printable; markup needs "<", a Markdown link "](", a URL "://" or
+    # "www.", a mass mention "@"): most abstracts, titles and author names hold none.
+    if not text.isprintable():
+        text = _CONTROL.sub("", text)
+    if "<" in text:
+        text = _ANGLE_LINK.sub(r"\1", text)
+        text = _CHAT_MARKUP.sub("", text)
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    if "://" in text or "www." in text.lower():
+        text = _URL.sub("", text)
+    if "@" in text:
+        text = _MASS_MENTION.sub("", text)
     return " ".join(text.split())
 
 

@@ -94,10 +94,15 @@ _SEPARATORS = re.compile(r"\s*(?::\s|\?\s|\s--\s|\s—\s|\s–\s)\s*")
 _GLUED = re.compile(r"^([^\s:]{2,40}):(?=[A-Z])")
 
 
+_LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+")
+_MARKUP = re.compile(r"[${}^_\\]")
+
+
 def _clean(text: str) -> str:
     """Drop LaTeX markup (D$^3$ -> D3) and stray quotes; keep letters, digits, hyphens."""
-    text = re.sub(r"\\[a-zA-Z]+", "", text)
-    text = re.sub(r"[${}^_\\]", "", text)
+    if "\\" in text:
+        text = _LATEX_COMMAND.sub("", text)
+    text = _MARKUP.sub("", text)
     return " ".join(text.replace("’", "'").split()).strip(" '.-")
 
 
@@ -210,8 +215,9 @@ def short_name(title: str, max_words: int = MAX_WORDS) -> str:
     parts = _SEPARATORS.split(title, maxsplit=1)
     if len(parts) == 2 and _is_name(parts[0]):
         return _clean(parts[0])
-    for pattern, short in _ABBREVIATIONS:
-        title = pattern.sub(short, title)
+    if "language model" in title.lower():  # every abbreviated phrase holds it
+        for pattern, short in _ABBREVIATIONS:
+            title = pattern.sub(short, title)
     parts = _SEPARATORS.split(title, maxsplit=1)
     is_question = len(parts) == 2 and bool(re.search(r"\?\s", title[: len(parts[0]) + 2]))
     candidates: list[tuple[float, int, str]] = []

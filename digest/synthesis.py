@@ -72,7 +72,7 @@ def new_digest(
 def catalog(papers: list[Paper] | tuple[Paper, ...]) -> tuple[CatalogEntry, ...]:
     """Every paper of the window with its short name, alphabetical by short name."""
     # Names come from defanged titles: a title is untrusted text like an abstract.
-    safe = [replace(p, title=defang(p.title)) for p in papers]
+    safe = [p if (title := defang(p.title)) == p.title else replace(p, title=title) for p in papers]
     names = short_names(safe)
     entries = [
         CatalogEntry(

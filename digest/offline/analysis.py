@@ -27,11 +27,13 @@ from digest.offline.concepts import (
     assign,
     learn_concepts,
 )
+from digest.offline.counts import phrase_counts
 from digest.offline.text import Sentence, clean_abstract, sentences_of
 from digest.offline.vocabulary import Casing, phrase_analyzer
 from digest.safety import defang
 from storage import Paper
 
+_ORDINARY = re.compile(r"(?<=\s)[a-z][a-z-]+")  # a lower-case word after a space
 _ACRONYM_DEFINITION = re.compile(r"\s*\((?=[^)]*[A-Z])[A-Za-z0-9.\-]{2,14}s?\)")
 
 
@@ -93,9 +95,9 @@ class WindowAnalysis:
         ]
         self.casing = Casing(self.titles + self.texts)
         # Words the window writes in lower case: safe to lower-case at a sentence start.
-        self.ordinary = frozenset(
-            w for t in self.texts for w in re.findall(r"(?<=\s)[a-z][a-z-]+", t)
-        )
+        # One pass over all texts: "\x00" is no space, so no word starts after it, just as
+        # none starts at the beginning of a text.
+        self.ordinary = frozenset(_ORDINARY.findall("\x00".join(self.texts)))
 
     def sentences(self, index: int) -> tuple[Sentence, ...]:
         return sentences_of(self.papers[index].abstract)
@@ -119,15 +121,9 @@ class WindowAnalysis:
     def counts(self) -> tuple[Any, np.ndarray]:
         """Counts of words and 2-3 word phrases per paper, and the phrases (one pass of the
         analyzer, shared by the vectors and the theme labels)."""
-        from sklearn.feature_extraction.text import CountVectorizer
-
         n = len(self.papers)
-        counter = CountVectorizer(analyzer=phrase_analyzer(3), min_df=2 if n >= 10 else 1)
-        try:
-            matrix = counter.fit_transform(self.documents)
-        except ValueError:  # nothing but stop words
-            return None, np.array([], dtype=object)
-        return matrix, counter.get_feature_names_out()
+        # (None, empty) when the papers hold nothing but stop words.
+        return phrase_counts(self.documents, phrase_analyzer(3), min_df=2 if n >= 10 else 1)
 
     @cached_property
     def tfidf(self) -> tuple[Any, list[str]]:
@@ -173,7 +169,7 @@ class WindowAnalysis:
         curated = CURATED.get(self.topic)
         if curated:
             named = sum(
-                any(c.pattern.search(t.title) or c.pattern.search(t.contribution) for c in curated)
+                any(c.names(t.title) or c.names(t.contribution) for c in curated)
                 for t in self.paper_texts
             )
             if named >= MIN_CURATED_COVERAGE * n:

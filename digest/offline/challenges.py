@@ -15,7 +15,7 @@ from digest.offline.prose import (
     plural,
     verb_for,
 )
-from digest.offline.text import clean_abstract, split_sentences
+from digest.offline.text import clean_sentences
 from digest.offline.vocabulary import phrase_analyzer
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def challenges_section(analysis: WindowAnalysis, names: dict[str, str]) -> list[
 def _future_work(analysis: WindowAnalysis) -> list[int]:
     found = []
     for index, paper in enumerate(analysis.papers):
-        sentences = split_sentences(clean_abstract(paper.abstract))
+        sentences = clean_sentences(paper.abstract)
         if any("future work" in s.lower() or "we leave" in s.lower() for s in sentences):
             found.append(index)
     return found

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from digest.offline.patterns import word_terms
 from digest.offline.vocabulary import STOP_WORDS, Casing, phrase_analyzer
 
 OTHER = "Other papers"
@@ -28,10 +29,55 @@ class Concept:
     label: str
     pattern: re.Pattern[str]
     generic: bool = False  # broad concepts ("reasoning") lose ties to specific ones
+    # Every match of `pattern` holds one of these strings; () when that is not known. A
+    # substring test rules out most texts far faster than the search.
+    needles: tuple[str, ...] = ()
+
+    def names(self, text: str) -> bool:
+        """Whether the (lower-cased) text names the concept: `pattern.search(text)`."""
+        return self.may_name(text) and self.pattern.search(text) is not None
+
+    def may_name(self, text: str) -> bool:
+        """False when the text cannot name the concept (it holds none of the needles)."""
+        if not self.needles:
+            return True
+        for needle in self.needles:  # noqa: SIM110 - a loop: no generator on this hot path
+            if needle in text:
+                return True
+        return False
+
+
+def literal_needles(terms: str) -> tuple[str, ...]:
+    """For terms "a|b|c" of a pattern, the literal start of each term ("distill" for
+    "distill\\w*", "rollout" for "rollouts?"): every match holds one of them. () when a
+    term starts with no literal, or the terms hold a group or an escape."""
+    if "(" in terms or "\\" in terms.replace("\\w", ""):
+        return ()
+    needles = []
+    for term in terms.split("|"):
+        literal = term
+        for at, char in enumerate(term):
+            if char in "\\[.^$+":
+                literal = term[:at]
+                break
+            if char in "?*{":  # the character before may be absent
+                literal = term[: at - 1]
+                break
+        if not literal:
+            return ()
+        needles.append(literal)
+    return _fewest(needles)
+
+
+def _fewest(needles: list[str]) -> tuple[str, ...]:
+    """The needles without any that holds another (a text holding "reward modeling" holds
+    "reward model"): the same test with fewer substring searches."""
+    unique = list(dict.fromkeys(needles))
+    return tuple(n for n in unique if not any(o != n and o in n for o in unique))
 
 
 def _concept(label: str, terms: str, generic: bool = False) -> Concept:
-    return Concept(label, re.compile(rf"\b(?:{terms})\b"), generic)
+    return Concept(label, word_terms(terms), generic, literal_needles(terms))
 
 
 # The built-in post-train topic. Order breaks ties: the more specific concept first.
@@ -124,20 +170,22 @@ class PaperText:
     finding: str
 
 
-def _score(concept: Concept, text: PaperText) -> float:
-    search = concept.pattern.search
-    named = TITLE_WEIGHT * bool(search(text.title)) + CONTRIBUTION_WEIGHT * bool(
-        search(text.contribution)
-    )
+def _score(concept: Concept, text: PaperText, head: str) -> float:
+    """How strongly the paper names the concept; `head` is its title and contribution
+    joined by "\x00" (no needle spans it), tested first as one text."""
+    if not concept.may_name(head):
+        return 0.0
+    names = concept.names
+    named = TITLE_WEIGHT * names(text.title) + CONTRIBUTION_WEIGHT * names(text.contribution)
     # Findings only strengthen a concept the title or contribution names (one met only
     # among the findings never holds a paper), so they are not searched otherwise.
-    return named + FINDING_WEIGHT * bool(search(text.finding)) if named else 0.0
+    return named + FINDING_WEIGHT * names(text.finding) if named else 0.0
 
 
 def names_concept(concept: Concept, text: PaperText) -> bool:
     """Whether the paper's title or contribution sentence names the concept (the test a
     theme's members must pass for the theme to be coherent)."""
-    return bool(concept.pattern.search(text.title) or concept.pattern.search(text.contribution))
+    return concept.names(text.title) or concept.names(text.contribution)
 
 
 def assign(
@@ -148,7 +196,8 @@ def assign(
 ) -> list[tuple[Concept | None, list[int]]]:
     """Papers grouped by the concept each names most strongly, largest group first; papers
     naming none, or only concepts too rare to be a theme, form the last group (None)."""
-    scores = [[_score(c, t) for c in concepts] for t in texts]
+    heads = [f"{t.title}\x00{t.contribution}" for t in texts]
+    scores = [[_score(c, t, head) for c in concepts] for t, head in zip(texts, heads, strict=True)]
     allowed = set(range(len(concepts)))
     while True:
         groups: dict[int, list[int]] = {}
@@ -232,8 +281,10 @@ def learn_concepts(
             continue
         words = phrase.split()
         coined = casing.phrase(phrase) != phrase
-        if len(words) == 1 and not coined and (
-            words[0] in _WEAK_HEADS or words[0].endswith(_ADJECTIVE_ENDINGS)
+        if (
+            len(words) == 1
+            and not coined
+            and (words[0] in _WEAK_HEADS or words[0].endswith(_ADJECTIVE_ENDINGS))
         ):
             continue  # "semantic", "visual", "accuracy": not a theme a researcher names
         if len(words) == 1 and (len(phrase) <= 2 or phrase.endswith(("ing", "ed", "ly"))):
@@ -270,7 +321,6 @@ def _stem(phrase: str) -> str:
 
 
 def _learned(phrase: str, casing: Casing) -> Concept:
-    terms = "|".join(
-        re.escape(p) for p in sorted({phrase, _stem(phrase), _stem(phrase) + "s"}, key=len)[::-1]
-    )
-    return Concept(casing.heading(phrase), re.compile(rf"\b(?:{terms})\b"))
+    forms = sorted({phrase, _stem(phrase), _stem(phrase) + "s"}, key=len)[::-1]
+    terms = "|".join(re.escape(p) for p in forms)
+    return Concept(casing.heading(phrase), re.compile(rf"\b(?:{terms})\b"), needles=_fewest(forms))

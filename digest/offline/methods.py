@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from digest.model import Item
 from digest.offline.analysis import WindowAnalysis
+from digest.offline.patterns import word_terms
 from digest.offline.prose import (
     cite_list,
     clause,
@@ -158,8 +159,11 @@ def family_members(analysis: WindowAnalysis, family: Family) -> dict[int, Counte
     """Papers using the family, with the family's terms each uses (singular and plural
     counted as one), from what each paper says it does."""
     found: dict[int, Counter[str]] = {}
-    for index, hits in enumerate(_all_hits(analysis)):
-        own = [h for h in hits if family.pattern.fullmatch(h)]
+    hits_of = _all_hits(analysis)
+    # Each distinct term is matched once, not once per paper using it.
+    terms = {h for h in set().union(*hits_of) if family.pattern.fullmatch(h)}
+    for index, hits in enumerate(hits_of):
+        own = [h for h in hits if h in terms]
         if own:
             found[index] = Counter(_singular(analysis.casing.phrase(h)) for h in own)
     return found
@@ -168,9 +172,7 @@ def family_members(analysis: WindowAnalysis, family: Family) -> dict[int, Counte
 # Every family's terms in one pattern: one pass over each paper's text finds the terms of
 # all families (19 passes cost seconds on a 2,500-paper window); each hit is then given to
 # the families whose pattern it matches.
-_ANY_FAMILY = re.compile(
-    r"\b(?:" + "|".join(f.pattern.pattern[5:-3] for f in FAMILIES) + r")\b"
-)
+_ANY_FAMILY = word_terms("|".join(f.pattern.pattern[5:-3] for f in FAMILIES))
 
 
 def _all_hits(analysis: WindowAnalysis) -> list[list[str]]:

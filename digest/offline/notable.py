@@ -32,7 +32,14 @@ class Pick:
     result: str | None = None  # a clause of the paper stating a concrete result
 
 
-_NUMBER = re.compile(r"\d(?:[\d.,]*\d)?\s?(?:%|x\b|×|pp\b|points?\b)|\b\d+(?:\.\d+)?-fold")
+# A number with a unit ("12%", "3.5x", "4 points") or a fold ("10-fold"). Written as
+# \d(?:...|...) rather than "...|\b\d+-fold": a pattern that starts with a digit lets `re`
+# skip to the next digit. (?<!\w\d) after the first digit is the \b before it.
+_NUMBER = re.compile(
+    r"\d(?:(?:[\d.,]*\d)?\s?(?:%|x\b|×|pp\b|points?\b)|(?<!\w\d)\d*(?:\.\d+)?-fold)"
+)
+_CLAUSES = re.compile(r"[,;:]\s+|\s[—–]\s")
+_DIGIT = re.compile(r"\d")  # every match of _NUMBER holds one
 _LOOSE_START = re.compile(r"^(?:(?:as|and|while|with|which|but|or|so|where|whereas)\s+)+", re.I)
 _LOOSE_END = re.compile(r"(?:\s+(?:and|or|while|with|which|but|as|by|of|to|the|a|an))+$", re.I)
 _SURVEY = re.compile(r"\b(?:survey|review|position|tutorial|overview|perspective)\b", re.I)
@@ -54,11 +61,13 @@ def concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
 
 def _concrete_result(analysis: WindowAnalysis, index: int) -> str | None:
     for sentence in analysis.sentences(index):
+        if not _DIGIT.search(sentence.text):
+            continue  # a clause without a digit states no number: skip the passes below
         if not (sentence.is_finding or _NUMBER.search(sentence.text)) or UNRESOLVED in (
             sentence.text
         ):
             continue
-        for part in re.split(r"[,;:]\s+|\s[—–]\s", sentence.text):
+        for part in _CLAUSES.split(sentence.text):
             words = part.split()
             if _NUMBER.search(part) and 4 <= len(words) <= 22 and not DANGLING.search(part):
                 text = _LOOSE_START.sub("", part.strip().rstrip("."))
@@ -84,7 +93,7 @@ def rank_notable(analysis: WindowAnalysis, count: int) -> list[Pick]:
             text = analysis.paper_texts[index]
             relevance = 0.0
             if theme.concept is not None:
-                relevance = 1.0 if theme.concept.pattern.search(text.title) else 0.6
+                relevance = 1.0 if theme.concept.names(text.title) else 0.6
             result = concrete_result(analysis, index)
             score = (
                 0.35 * relevance

@@ -121,8 +121,10 @@ def _by_purpose(analysis: WindowAnalysis, index: int) -> list:
     sentences = analysis.sentences(index)
     own = [s for s in sentences if s.is_contribution or s.is_finding]
     first_own = min((s.index for s in own), default=0)
-    later = [s for s in sentences if s not in own and s.index > first_own]
-    earlier = [s for s in sentences if s not in own and s.index <= first_own]
+    # The rest by the same test (not by equality with `own`, which compares every field).
+    rest = [s for s in sentences if not (s.is_contribution or s.is_finding)]
+    later = [s for s in rest if s.index > first_own]
+    earlier = [s for s in rest if s.index <= first_own]
     return own + later + earlier
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from digest.model import cite
-from digest.safety import looks_like_injection, neutralize
+from digest.offline.patterns import word_terms
+from digest.safety import looks_like_injection, may_hold_injection, neutralize
 
 _LATEX_WRAPPERS = re.compile(
     r"\\(?:textbf|textit|emph|texttt|mathrm|mathbf|mathcal|text)\{([^{}]*)\}"
@@ -41,7 +42,9 @@ def low(text: str) -> str:
     return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# The end mark is matched, not looked behind at: a pattern that starts with a character set
+# lets `re` skip to the next candidate (a split falls between the mark and the space).
+_SENTENCE_END = re.compile(r"[.!?]\s+(?=[\"'(\[]?[A-Z0-9])")
 
 _VERBS = (
     r"propose|introduce|present|develop|design|build|construct|formulate|release|"
@@ -74,7 +77,10 @@ _OPENING_MAX = 140  # characters of an opening clause before "we propose"
 
 def contribution(text: str) -> re.Match[str] | None:
     """Where a sentence says what the paper does ("we propose ..."), if it does."""
-    lowered = low(text)
+    return _contribution(low(text))
+
+
+def _contribution(lowered: str) -> re.Match[str] | None:
     for subject in _SUBJECT.finditer(lowered, 0, _OPENING_MAX + 8):
         start = subject.start()
         if start == 0 or lowered.endswith(", ", 0, start) or lowered[:start] in _LEAD_INS:
@@ -82,19 +88,38 @@ def contribution(text: str) -> re.Match[str] | None:
             if match is not None:
                 return match
     return None
+
+
 FINDING = re.compile(
     r"\b(?:we|our (?:results|experiments|analysis|findings))\s+(?:also\s+|further\s+)?"
     r"(?:find|show|observe|demonstrate|reveal|discover|uncover|confirm|report)\b"
     r"|\b(?:results|experiments|evaluations?|analyses|findings)\s+(?:on [^,]{0,60}\s+)?"
     r"(?:show|indicate|demonstrate|suggest|reveal|confirm)\b",
 )
+# Every match of FINDING ends on one of these verbs: a sentence holding none of them is no
+# finding, which a substring test tells far faster than the search.
+_FINDING_VERBS = (
+    "find", "show", "observe", "demonstrate", "reveal", "discover", "uncover", "confirm",
+    "report", "indicate", "suggest",
+)  # fmt: skip
+
+
+def is_finding(text: str) -> bool:
+    """Whether a sentence reports a finding ("we find", "results show")."""
+    return _is_finding(low(text))
+
+
+def _is_finding(lowered: str) -> bool:
+    return any(verb in lowered for verb in _FINDING_VERBS) and bool(FINDING.search(lowered))
+
+
 # A limitation classifier: a sentence states a limitation when it has a positive cue and
 # no negative one. Positive cues name a shortfall ("remains challenging", "degrades",
 # "limited to", "diminished"); negative cues mark the sentence as a claim of success or a
 # release note ("the authors publicly release", "outperforms"), which is no limitation
 # however it is phrased.
-LIMITATION_CUES = re.compile(
-    r"\b(?:limitations?|limited to|we leave|future (?:work|research|directions?)|"
+_LIMITATION_TERMS = (
+    r"limitations?|limited to|we leave|future (?:work|research|directions?)|"
     r"remains? (?:an? )?(?:open|unclear|challenging|unsolved|difficult|elusive|limited|"
     r"costly|expensive|bottleneck|challenge|problem)|"
     r"open (?:question|problem|challenge)s?|does not (?:generalize|transfer|scale|hold)|"
@@ -103,21 +128,26 @@ LIMITATION_CUES = re.compile(
     r"not yet|still (?:lags?|falls? short|struggles?|fails?)|falls? short|lags? behind|"
     r"brittle|degrad(?:e|es|ed|ing|ation)|diminish(?:es|ed|ing)?|struggles?|"
     r"cannot|unable to|vulnerab\w+|trade-?offs?|"
-    r"consistently (?:worse|lower|reduced)|reduced|hurts?|harms?|erodes?|eroded)\b",
+    r"consistently (?:worse|lower|reduced)|reduced|hurts?|harms?|erodes?|eroded"
 )
-SUCCESS_CUES = re.compile(
-    r"\b(?:release[sd]?|releasing|publicly|open-source[sd]?|available|demonstrat\w+|"
+LIMITATION_CUES = word_terms(_LIMITATION_TERMS)
+_SUCCESS_TERMS = (
+    r"release[sd]?|releasing|publicly|open-source[sd]?|available|demonstrat\w+|"
     r"achiev\w+|outperform\w*|state-of-the-art|sota|improv\w+|surpass\w*|superior|"
     r"significant(?:ly)? (?:better|higher|gains?)|gains?|boost\w*|enabl\w+|"
     r"we propose|we introduce|we present|effective(?:ly)?|robustly|retains?|retaining|"
     r"speedups?|savings?|better|higher|faster|baselines?|compared (?:to|with)|"
-    r"preserv\w+|maintain\w*)\b",
+    r"preserv\w+|maintain\w*"
 )
+SUCCESS_CUES = word_terms(_SUCCESS_TERMS)
 
 
 def states_limitation(text: str) -> bool:
     """Whether a sentence states a limitation: a shortfall cue and no success cue."""
-    lowered = low(text)
+    return _states_limitation(low(text))
+
+
+def _states_limitation(lowered: str) -> bool:
     return bool(LIMITATION_CUES.search(lowered)) and not SUCCESS_CUES.search(lowered)
 
 
@@ -195,31 +225,82 @@ _TEX_QUOTES = re.compile(r"``|''")
 _TEX_DASH = re.compile(r"(?<=\d)--(?=\d)|(?<=\s)--(?=\s)")
 
 
+_EMPTY_PARENS = re.compile(r"\(\s*[,;]?\s*\)")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.;:])")
+_MATH_MARKUP = re.compile(r"[{}^]")
+
+
 @lru_cache(maxsize=16384)  # every section reads the same abstracts; clean each once
 def clean_abstract(text: str) -> str:
     """An abstract without URLs, LaTeX commands, citations or code-availability boilerplate."""
-    text = _CITE.sub("", text)
-    text = _ESCAPED.sub(r"\1", text)  # "0.5\\%" -> "0.5%"
-    text = _TEX_QUOTES.sub('"', text)
-    text = _LATEX_WRAPPERS.sub(r"\1", text)
-    text = _MATH.sub(
-        lambda m: re.sub(r"[{}^]", "", _LATEX_COMMAND.sub("", m.group(1))), text
-    )
-    text = _TEX_DASH.sub("–", text)  # "0.3--0.5", "bias -- models": TeX's en dash
-    text = _LATEX_COMMAND.sub(UNRESOLVED, text).replace("{", "").replace("}", "")
-    text = re.sub(r"\(\s*[,;]?\s*\)", "", neutralize(text))  # "()" left by removed markup
-    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    return " ".join(clean_sentences(text))
+
+
+@lru_cache(maxsize=16384)
+def clean_sentences(text: str) -> tuple[str, ...]:
+    """The sentences of `clean_abstract(text)`, split once for every pass that needs them
+    (`split_sentences(clean_abstract(text))` gives the same)."""
+    # Each substitution runs only when the text holds what every match of it needs: most
+    # abstracts have no LaTeX, and a substring test costs far less than a pass of `re`.
+    if "\\cite" in text or "[" in text:
+        text = _CITE.sub("", text)
+    if "\\" in text:
+        text = _ESCAPED.sub(r"\1", text)  # "0.5\\%" -> "0.5%"
+    if "``" in text or "''" in text:
+        text = _TEX_QUOTES.sub('"', text)
+    if "\\" in text:
+        text = _LATEX_WRAPPERS.sub(r"\1", text)
+    if "$" in text:
+        text = _MATH.sub(lambda m: _MATH_MARKUP.sub("", _LATEX_COMMAND.sub("", m.group(1))), text)
+    if "--" in text:
+        text = _TEX_DASH.sub("–", text)  # "0.3--0.5", "bias -- models": TeX's en dash
+    if "\\" in text:
+        text = _LATEX_COMMAND.sub(UNRESOLVED, text)
+    text = text.replace("{", "").replace("}", "")
+    text = neutralize(text)
+    if "(" in text:
+        text = _EMPTY_PARENS.sub("", text)  # "()" left by removed markup
+    # After neutralize the only whitespace is single spaces (removed markup may leave two).
+    if " ," in text or " ." in text or " ;" in text or " :" in text:
+        text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
     # Sentences that read as instructions to a model are data we never repeat, not even as
     # vocabulary: they would otherwise surface as theme phrases ("system prompt").
-    sentences = [
+    parts = split_sentences(text)
+    # A sentence is part of the text: when the whole (ASCII) text holds none of the words a
+    # test needs, no sentence does, and the test is skipped for all of them.
+    availability = _may_mention_availability(text)
+    injection = may_hold_injection(text)
+    kept = [
         s
-        for s in split_sentences(text)
-        if not _mentions_availability(s) and not looks_like_injection(s)
+        for s in parts
+        if not (availability and _mentions_availability(s))
+        and not (injection and looks_like_injection(s))
     ]
-    return " ".join(sentences)
+    if len(kept) == len(parts):
+        # `text` has single spaces and no outer ones, so it is its sentences joined by
+        # spaces: splitting that again would give `parts` back.
+        return tuple(parts)
+    # A dropped sentence changes what an abbreviation check at a joint sees: split anew.
+    return tuple(split_sentences(" ".join(kept)))
+
+
+def clear_caches() -> None:
+    """Forget every per-abstract cache, so the next pass pays what a fresh process pays
+    (the benches time cold builds with it)."""
+    clean_abstract.cache_clear()
+    clean_sentences.cache_clear()
+    sentences_of.cache_clear()
 
 
 _AVAILABILITY_WORDS = ("availab", "releas", "open", "github", "project page", "make")
+
+
+def _may_mention_availability(text: str) -> bool:
+    """False when no sentence of the text can be availability boilerplate."""
+    if not text.isascii():
+        return True  # a sentence's `low` may then differ from the whole text's
+    lowered = text.lower()
+    return any(w in lowered for w in _AVAILABILITY_WORDS)
 
 
 def _mentions_availability(sentence: str) -> bool:
@@ -237,7 +318,7 @@ def split_sentences(text: str) -> list[str]:
     parts = []
     start = 0
     for end in _SENTENCE_END.finditer(text):
-        stop = end.start()
+        stop = end.start() + 1
         if text[stop - 1] == "." and _is_abbreviation(text, stop - 1):
             continue
         parts.append(text[start:stop].strip())
@@ -277,34 +358,51 @@ class Sentence:
 @lru_cache(maxsize=8192)
 def sentences_of(abstract: str) -> tuple[Sentence, ...]:
     """The usable sentences of an abstract with their roles."""
-    parts = split_sentences(clean_abstract(abstract))
+    parts = clean_sentences(abstract)
+    lowered = [low(text) for text in parts]  # once, for every role test below
     total = len(parts)
-    contributions = [i for i, text in enumerate(parts) if contribution(text)]
+    contributions = [i for i, text in enumerate(lowered) if _contribution(text)]
     # Abstracts go motivation -> contribution -> results: a "however" before the paper says
     # what it does is about earlier work, not a limitation of this paper.
     first_own = contributions[0] + 1 if contributions else max(1, total // 2)
     out = []
     for index, text in enumerate(parts):
+        # clean_abstract has dropped instruction-like sentences: only the length decides
+        # which are kept (every sentence still counts for the positions above).
+        if not 6 <= len(text.split()) <= 60:
+            continue
+        finding = _is_finding(lowered[index])
         out.append(
             Sentence(
                 text=text,
                 index=index,
                 total=total,
                 is_contribution=index in contributions,
-                is_finding=bool(FINDING.search(low(text))),
-                is_limitation=states_limitation(text)
-                and index not in contributions
-                and (index >= first_own or bool(FINDING.search(low(text)))),
+                is_finding=finding,
+                # The position tests first: they are free, and decide most sentences.
+                is_limitation=index not in contributions
+                and (index >= first_own or finding)
+                and _states_limitation(lowered[index]),
             )
         )
-    # clean_abstract has dropped instruction-like sentences: only the length decides here.
-    return tuple(s for s in out if 6 <= len(s.text.split()) <= 60)
+    return tuple(out)
+
+
+_WE = re.compile(r"\bwe\b", re.IGNORECASE)
+_OUR = re.compile(r"\bour\b", re.IGNORECASE)
+_US = re.compile(r"\bus\b")
 
 
 def _third_person(text: str) -> str:
-    text = re.sub(r"\bwe\b", "the authors", text, flags=re.IGNORECASE)
-    text = re.sub(r"\bour\b", "their", text, flags=re.IGNORECASE)
-    text = re.sub(r"\bus\b", "them", text)
+    # Each pass only where its word can be: no letter of "we" or "our" has a case variant
+    # outside ASCII, so a case-insensitive match is in the lower-cased text too.
+    lowered = text.lower()
+    if "we" in lowered:
+        text = _WE.sub("the authors", text)
+    if "our" in lowered:
+        text = _OUR.sub("their", text)
+    if "us" in text:
+        text = _US.sub("them", text)
     return text
 
 

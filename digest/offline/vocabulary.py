@@ -102,11 +102,14 @@ class Casing:
         return text[:1].upper() + text[1:]
 
 
-_CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”]|\s[-–—]\s")
+# A clause ends at punctuation or a spaced dash; a phrase never runs across that end.
+_CLAUSE_END = r"[.,;:!?()\[\]\"“”]|(?<=\s)[-–—](?=\s)"
+# Clause ends and tokens in one pass: a clause end comes back as its single character.
+_PIECE = re.compile(rf"{_CLAUSE_END}|{TOKEN_PATTERN.removeprefix('(?u)')}")
 
-
-# Single letters break a phrase as a function word does ("a", "x" in "x and y").
-_BREAKS = STOP_WORDS | frozenset("abcdefghijklmnopqrstuvwxyz")
+# Single letters break a phrase as a function word does ("a", "x" in "x and y"), and so does
+# the end of a clause.
+_BREAKS = STOP_WORDS | frozenset("abcdefghijklmnopqrstuvwxyz") | frozenset('.,;:!?()[]"“”-–—')
 
 
 def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
@@ -114,22 +117,25 @@ def phrase_analyzer(max_n: int) -> Callable[[str], list[str]]:
 
     sklearn's n-grams are built after stop words are removed, so "reinforcement learning
     with verifiable rewards" yields "learning verifiable rewards", which no one writes.
-    Here n-grams never cross a stop word or punctuation.
+    Here n-grams never cross a stop word or the end of a clause.
     """
     is_break = _BREAKS.__contains__  # a builtin: groupby calls it without a Python frame
+    pieces, join = _PIECE.findall, " ".join  # bound once: analyze runs per document
 
     def analyze(text: str) -> list[str]:
         grams: list[str] = []
-        for clause in _CLAUSE.split(text.lower()):
-            for broken, group in groupby(_TOKEN.findall(clause), is_break):
-                if broken:
-                    continue
-                run = list(group)
-                grams.extend(run)
-                if max_n >= 2 and len(run) >= 2:
-                    grams.extend(map(" ".join, pairwise(run)))
-                if max_n >= 3 and len(run) >= 3:
-                    grams.extend(map(" ".join, zip(run, run[1:], run[2:], strict=False)))
+        extend = grams.extend
+        # One findall over the whole text (not one per clause): a token never holds a
+        # clause end, and a clause end is never a word character, so tokens are the same.
+        for broken, group in groupby(pieces(text.lower()), is_break):
+            if broken:
+                continue
+            run = list(group)
+            extend(run)
+            if len(run) >= 2 and max_n >= 2:
+                extend(map(join, pairwise(run)))
+                if len(run) >= 3 and max_n >= 3:
+                    extend(map(join, zip(run, run[1:], run[2:], strict=False)))
         return grams
 
     return analyze
