@@ -32,21 +32,24 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.errors import BotError
 
 if TYPE_CHECKING:
     from bot.config import Config
+    from digest.chart import ChartData
     from digest.model import Digest
     from digest.service import DigestService
     from digest.windows import Window
     from storage import Corpus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IDLE_SECONDS = 600.0  # a pool with no build for this long ends: each child holds ~165 MB
 WORKERS = 2  # builds at once: one per core of a small host; more only queue for the CPU
@@ -120,9 +123,29 @@ class ProcessBuilds:
             raise BuildFailed(f"the digest {built.digest_id} was built but is no longer stored")
         return Digest.from_json(stored.body), stored.id
 
+    def render_chart(self, data: ChartData, title: str) -> bytes:
+        """`digest.chart.render_png`, run in a child process (for `ChartCache`): a failure
+        is raised as `RuntimeError`, which the presenter logs and posts without a chart."""
+        from digest.chart import render_png
+
+        try:
+            pool, future = self._submit_call(render_png, data, title)
+        except BuildFailed as err:  # the bot is stopping
+            raise RuntimeError(str(err)) from None
+        try:
+            return future.result()
+        except (BrokenProcessPool, CancelledError) as err:
+            self._discard(pool)
+            raise RuntimeError(f"the process drawing the chart stopped: {err}") from None
+
     def _submit(
         self, topic: str, window: Window, fetch: bool, force_fetch: bool
     ) -> tuple[ProcessPoolExecutor, Future[Built]]:
+        return self._submit_call(_build, topic, window, fetch, force_fetch)
+
+    def _submit_call(
+        self, function: Callable[..., T], *args: Any
+    ) -> tuple[ProcessPoolExecutor, Future[T]]:
         with self._guard:
             if self._closed:
                 raise BuildFailed("the bot is stopping, so the digest was not built")
@@ -130,12 +153,12 @@ class ProcessBuilds:
                 self._pool = self._start_pool()
             pool = self._pool
             try:
-                future = pool.submit(_build, topic, window, fetch, force_fetch)
+                future = pool.submit(function, *args)
             except BrokenProcessPool:
                 # A child died while idle: start afresh once (the next failure is reported).
                 pool.shutdown(wait=False)
                 self._pool = pool = self._start_pool()
-                future = pool.submit(_build, topic, window, fetch, force_fetch)
+                future = pool.submit(function, *args)
             self._running += 1
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
@@ -143,7 +166,7 @@ class ProcessBuilds:
         future.add_done_callback(self._finished)
         return pool, future
 
-    def _finished(self, _: Future[Built]) -> None:
+    def _finished(self, _: Future[Any]) -> None:
         """Count a build as done; the last one of a burst starts the idle countdown."""
         with self._guard:
             self._running -= 1

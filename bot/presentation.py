@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Config
-from digest.chart import ChartCache
+from digest.chart import ChartCache, ChartData
 from digest.model import Digest
 from storage import Corpus
 
@@ -39,8 +39,15 @@ class Presenter:
         self.charts = charts
 
     @classmethod
-    def from_config(cls, config: Config, corpus: Corpus) -> Presenter:
-        return cls(config.web.public_url, ChartCache(corpus, chart_directory(config)))
+    def from_config(
+        cls,
+        config: Config,
+        corpus: Corpus,
+        render: Callable[[ChartData, str], bytes] | None = None,
+    ) -> Presenter:
+        """`render` draws a chart not cached yet (default: in this process)."""
+        charts = ChartCache(corpus, chart_directory(config), render=render)
+        return cls(config.web.public_url, charts)
 
     def __call__(self, digest: Digest, digest_id: int | None) -> Digest:
         if digest_id is None:

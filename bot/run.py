@@ -125,9 +125,10 @@ def start(config: Config) -> Running:
     # of this one (bot.builds); choosing and posting them stay here.
     builds = ProcessBuilds(config, corpus)
     # Each adapter adds its poster as it starts.
-    publisher = Publisher(
-        service, ledger, present=Presenter.from_config(config, corpus), builder=builds
-    )
+    # Charts of digests reused rather than built (a second channel, a forced re-post) are
+    # drawn there too: matplotlib's import alone holds the GIL for half a second.
+    present = Presenter.from_config(config, corpus, render=builds.render_chart)
+    publisher = Publisher(service, ledger, present=present, builder=builds)
     notices = AdminNotices(config.scheduler.admin_channel)
     runtime = Runtime(publisher, notices.send, config.digest.window_days)
     scheduler = WeeklyScheduler(

@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -134,10 +135,19 @@ class ChartCache:
     """PNG charts of stored digests by digest id: drawn once, then served from memory (and
     from `directory`, when given, across restarts). Thread-safe."""
 
-    def __init__(self, corpus: Corpus, directory: Path | None = None, size: int = 64) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        directory: Path | None = None,
+        size: int = 64,
+        render: Callable[[ChartData, str], bytes] | None = None,
+    ) -> None:
         self.corpus = corpus
         self.directory = directory
         self.size = size
+        # Who draws a chart not cached yet: here by default; the bot hands it to its build
+        # processes, so that matplotlib is neither imported nor run beside its acks.
+        self.render = render or render_png
         self._memory: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -154,7 +164,7 @@ class ChartCache:
         text = describe(data, digest)
         png = self._from_disk(digest_id)
         if png is None:
-            png = render_png(data, f"{digest.title}, {digest.since} to {digest.until}")
+            png = self.render(data, f"{digest.title}, {digest.since} to {digest.until}")
             self._to_disk(digest_id, png)
         with self._lock:
             self._memory[digest_id] = (png, text)

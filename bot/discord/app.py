@@ -43,7 +43,7 @@ from digest.safety import neutralize, redact_tokens
 
 log = logging.getLogger(__name__)
 
-SLOW_WORKERS = 4  # digest builds and questions at once
+SLOW_WORKERS = 2  # digest posts and questions at once; two for the reason in bot.slack.app
 # Final, so it types as the literal: Discord takes only 60, 1440, 4320 or 10080 minutes.
 QUESTION_THREAD_ARCHIVE_MINUTES: Final = 1440  # a day: question threads are short-lived
 _MENTION = re.compile(r"<@[!&]?\d+>")

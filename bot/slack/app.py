@@ -55,7 +55,11 @@ log = logging.getLogger(__name__)
 COMMAND = "/digest"
 NOTICE_AFTER = 2.5  # seconds of work after which the user is told it is under way
 SEEN_MENTIONS = 1000  # mentions remembered to ignore Slack's redeliveries of the same event
-SLOW_WORKERS = 4  # digest builds and questions at once; quick commands have their own pool
+# Digest posts and questions at once; quick commands have their own pool. Builds run in
+# child processes (bot.builds), so what is left here is rendering, posting (mostly waiting on
+# Slack) and answering questions: more threads only contend with the acks for the GIL (a
+# burst of 50 parallel acks: p99 121-132 ms with 4 threads, 82-91 ms with 2).
+SLOW_WORKERS = 2
 # How much lower the CPU priority of the work behind an ack is than the thread that acks.
 # That work (answering questions, rendering and posting; digest builds themselves run in
 # child processes, bot.builds) shares the cores with uvicorn's event loop; when the builds

@@ -202,6 +202,18 @@ class TestFailures:
         assert builds.build_stored("post-train", WINDOW)[1] is not None
 
 
+class TestCharts:
+    def test_a_chart_is_drawn_in_a_child_and_not_after_close(self, builds) -> None:
+        from digest.chart import ChartData
+
+        data = ChartData(themes=(("Reward models", 3),), weeks=((WINDOW.since, 5),))
+        png = builds.render_chart(data, "post-train, a week")
+        assert png.startswith(b"\x89PNG") and pool_children()
+        builds.close()
+        with pytest.raises(RuntimeError, match="stopping"):
+            builds.render_chart(data, "post-train, a week")
+
+
 class TestShutdown:
     def test_close_ends_every_child_and_refuses_new_builds(self, builds) -> None:
         builds.build_stored("post-train", WINDOW)

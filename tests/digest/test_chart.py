@@ -122,6 +122,25 @@ def test_the_cache_draws_each_digest_once(corpus: Corpus, tmp_path) -> None:
     assert "Papers per theme this week" in figure.alt
 
 
+def test_the_cache_hands_a_miss_to_its_renderer_and_only_a_miss(corpus: Corpus, tmp_path) -> None:
+    """The bot passes its build processes' renderer, so matplotlib never runs beside its
+    acks; a chart already on disk is not drawn again."""
+    digest, digest_id = store_shared_week(corpus, "2026-05-13")
+    drawn: list[tuple[ChartData, str]] = []
+
+    def render(data: ChartData, title: str) -> bytes:
+        drawn.append((data, title))
+        return b"drawn elsewhere"
+
+    cache = ChartCache(corpus, tmp_path, render=render)
+    assert cache.png(digest_id, digest) == b"drawn elsewhere"
+    assert drawn == [
+        (chart_data(corpus, digest), f"{digest.title}, {digest.since} to {digest.until}")
+    ]
+    assert ChartCache(corpus, tmp_path, render=render).png(digest_id, digest) == b"drawn elsewhere"
+    assert len(drawn) == 1  # the second cache read it from disk
+
+
 def test_untrusted_labels_are_not_mathtext() -> None:
     """A theme heading with "$" signs (LaTeX in abstracts) is drawn as text, not parsed."""
     data = ChartData((("Cost $\\frac{1}{2$ of {\\bad", 3), ("Plain", 1)), ())
