@@ -35,10 +35,12 @@ if TYPE_CHECKING:
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
-# `Corpus.search` lets FTS5's bm25() rank a corpus this small, or words this rare (in fewer
-# papers each): its cost grows with the matches, and below these it is a few ms at most.
-FTS5_ROWS = 20_000
-FTS5_CAP = 1_000
+# `Corpus.search` lets FTS5's bm25() rank a corpus of at most FTS5_ROWS papers, or words
+# with fewer than FTS5_POSTINGS papers between them: its cost grows with the postings it
+# scores (about 0.6 us each, measured on 2,500-20,000 papers), so these bound it to ~10 ms
+# and ~3 ms, and a one-question command on a small corpus never loads numpy.
+FTS5_ROWS = 5_000
+FTS5_POSTINGS = 5_000
 
 
 def default_database_path() -> Path:
@@ -463,12 +465,18 @@ class Corpus:
     @staticmethod
     def _few_postings(conn: sqlite3.Connection, words: Sequence[str]) -> bool:
         """Whether FTS5's bm25() ranks these words about as fast as the postings would: a
-        corpus of at most FTS5_ROWS papers, or every word in fewer than FTS5_CAP of them
-        (counted up to the cap: at most that many rowids read per word)."""
+        corpus of at most FTS5_ROWS papers, or words in fewer than FTS5_POSTINGS papers
+        between them (counted word by word up to what is left: at most that many rowids
+        are read in all)."""
         rows = conn.execute("SELECT max(rowid) FROM papers").fetchone()[0] or 0
         if rows <= FTS5_ROWS:
             return True
-        return all(count < FTS5_CAP for count in capped_counts(conn, words, FTS5_CAP).values())
+        left = FTS5_POSTINGS
+        for word in dict.fromkeys(words):
+            left -= capped_counts(conn, [word], left)[word]
+            if left <= 0:
+                return False
+        return True
 
     def _ranked_by_index(
         self,

@@ -119,7 +119,7 @@ class TestRetriever:
         some of them, however the BM25 is computed (FTS5's bm25() or the postings)."""
         if postings:  # as on a large corpus
             monkeypatch.setattr(corpus_module, "FTS5_ROWS", 0)
-            monkeypatch.setattr(corpus_module, "FTS5_CAP", 3)
+            monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", 3)
         both = make_paper(
             "2605.00300", title="Zebrafish reward model", abstract="A zebrafish reward model."
         )

@@ -53,7 +53,7 @@ def postings_always(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests compare the postings with FTS5: never let FTS5 rank because the corpus
     is small or the words rare (TestWhoRanks tests that choice)."""
     monkeypatch.setattr(corpus_module, "FTS5_ROWS", 0)
-    monkeypatch.setattr(corpus_module, "FTS5_CAP", 0)
+    monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", 0)
 
 
 def real_papers(root: Path, limit: int | None = None) -> list[Paper]:
@@ -303,11 +303,18 @@ class TestWhoRanks:
     def test_on_a_large_corpus_rare_words_go_to_fts5_common_ones_to_the_postings(
         self, corpus, monkeypatch
     ) -> None:
-        monkeypatch.setattr(corpus_module, "FTS5_CAP", 5)
+        monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", 5)
         corpus.upsert_papers(
-            [*mixed_papers(100, seed=13), make_paper("2609.00001", title="w1 quagga")]
+            [
+                *mixed_papers(100, seed=13),
+                make_paper("2609.00001", title="w1 quagga okapi"),
+                make_paper("2609.00002", title="okapi"),
+            ]
         )
-        assert found(corpus, "quagga", 10) == fts5_top(corpus, "quagga", 10)
+        for text in ("quagga", "quagga okapi"):  # 1 and 3 postings
+            assert found(corpus, text, 10, any_term=True) == fts5_top(
+                corpus, text, 10, any_term=True
+            )
         assert corpus._ranker is None
         # One common word is enough for the postings, for all or any of the words.
         for any_term in (False, True):
@@ -318,7 +325,7 @@ class TestWhoRanks:
 
     @pytest.mark.parametrize("cap", [0, 10_000])
     def test_a_topic_restricts_the_search_on_either_path(self, corpus, monkeypatch, cap) -> None:
-        monkeypatch.setattr(corpus_module, "FTS5_CAP", cap)
+        monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", cap)
         papers = mixed_papers(120, seed=14)
         corpus.upsert_papers(papers)
         filed = [p.id for p in papers[::4]]
@@ -336,7 +343,7 @@ class TestWhoRanks:
     def test_a_read_only_corpus_is_searched_on_either_path(
         self, tmp_path, monkeypatch, cap
     ) -> None:
-        monkeypatch.setattr(corpus_module, "FTS5_CAP", cap)
+        monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", cap)
         with open_corpus(tmp_path / "c.db") as writer:
             writer.upsert_papers(mixed_papers(80, seed=15))
         with open_corpus(tmp_path / "c.db", read_only=True) as reader:
