@@ -40,7 +40,6 @@ class Search:
     papers BM25 found, best first."""
 
     terms: tuple[str, ...]
-    topic: str | None
     weights: dict[str, float]
     counts: dict[str, int]
     present: tuple[str, ...]  # the terms some paper holds
@@ -174,22 +173,26 @@ class Retriever:
         self, terms: Sequence[str], *, limit: int = 10, topic: str | None = None
     ) -> list[Ranked]:
         """The best papers of the corpus (or of one topic) for the terms, best first."""
-        return self.finish(self.start(terms, topic=topic), limit=limit)
+        start = self.start(terms, topic=topic, candidates=max(CANDIDATES, limit))
+        return self.finish(start, limit=limit)
 
-    def start(self, terms: Sequence[str], *, topic: str | None = None) -> Search:
-        """The corpus-wide step of a search: word counts, and the best CANDIDATES papers
+    def start(
+        self, terms: Sequence[str], *, topic: str | None = None, candidates: int = CANDIDATES
+    ) -> Search:
+        """The corpus-wide step of a search: word counts, and the best `candidates` papers
         by BM25 for any of the words. Its papers are enough to find a paper named in the
         question; `finish` ranks them when the question is not about a named paper."""
         weights, counts = self.weights(terms)
         present = [w for w in terms if counts.get(w, 0) > 0]
+        text = " ".join(present)
         hits = (
-            self._corpus.search(" ".join(present), limit=CANDIDATES, any_term=True, topic=topic)
+            self._corpus.search(text, limit=candidates, any_term=True, topic=topic)
             if present
             else []
         )
         bm25 = {hit.paper.id: -hit.score for hit in hits}  # SQLite's BM25 is lower-is-better
         papers = [hit.paper for hit in hits]
-        return Search(tuple(terms), topic, weights, counts, tuple(present), bm25, papers)
+        return Search(tuple(terms), weights, counts, tuple(present), bm25, papers)
 
     def finish(self, search: Search, *, limit: int = 10) -> list[Ranked]:
         """The papers `start` found, re-ranked (see the module docstring), best first."""

@@ -151,6 +151,13 @@ class TestRetriever:
         retriever = Retriever(corpus, count_cap=3)
         assert ids(retriever.search(["robot", "vision"], limit=3))[0] == both.id
 
+    def test_a_search_ranks_as_many_papers_as_asked(self, corpus: Corpus) -> None:
+        corpus.upsert_papers(
+            [make_paper(f"2606.{i:05d}", title=f"Robot study {i}") for i in range(60)]
+        )
+        assert len(Retriever(corpus).search(["robot"], limit=50)) == 50
+        assert len(Retriever(corpus).search(["robot"])) == 10
+
     def test_a_topic_s_search_keeps_to_its_papers(self, corpus: Corpus) -> None:
         a = make_paper("2606.00001", title="Zebrafish alpha")
         b = make_paper("2606.00002", title="Zebrafish beta")
