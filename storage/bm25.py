@@ -59,7 +59,9 @@ def fts_totals(conn: sqlite3.Connection, table: str = "papers_fts") -> tuple[int
 
 @dataclass(slots=True)
 class _Postings:
-    docs: np.ndarray  # uint32, ascending, live docs only
+    # intp (not the stored uint32): numpy converts an index array to intp at every use,
+    # which cost as much as the scatter of the scores itself.
+    docs: np.ndarray  # intp, ascending, live docs only
     weights: np.ndarray  # uint8 or uint16
     covered: int  # docs below this number are included
     # Each doc's share of the score for this term, valid while FTS5's totals are these.
@@ -163,7 +165,7 @@ class Ranker:
                 docs.append(part[keep])
                 weights.append(part_weights[keep])
         fresh = _Postings(
-            np.concatenate(docs) if docs else np.zeros(0, dtype=np.uint32),
+            np.concatenate(docs).astype(np.intp) if docs else np.zeros(0, dtype=np.intp),
             np.concatenate(weights) if weights else np.zeros(0, dtype=np.uint16),
             self._next_doc,
         )
@@ -187,7 +189,7 @@ class Ranker:
         wanted = np.asarray(rowids, dtype=np.int64)
         wanted = wanted[(wanted >= 0) & (wanted < len(self._doc_of_rowid))]
         docs = self._doc_of_rowid[wanted]
-        return np.unique(docs[docs >= 0]).astype(np.uint32)
+        return np.unique(docs[docs >= 0]).astype(np.intp)
 
     # -- ranking --------------------------------------------------------------------------
 
@@ -208,7 +210,7 @@ class Ranker:
         shares = {term: self._shares(postings) for term, postings in lists.items()}
         allowed = None if rowids is None else self._docs_of(rowids)
         if any_term:
-            docs, scores = self._score_any(lists, shares, phrases, allowed)
+            docs, scores = self._score_any(lists, shares, phrases, allowed, limit)
         else:
             docs, scores = self._score_all(lists, shares, phrases, allowed)
         return self._best(docs, -scores, limit)
@@ -257,7 +259,7 @@ class Ranker:
             for term in rest:
                 docs = lists[term].docs
                 if not len(docs) or not len(candidates):
-                    return np.zeros(0, dtype=np.uint32), np.zeros(0)
+                    return np.zeros(0, dtype=np.intp), np.zeros(0)
                 index = np.searchsorted(docs, candidates)
                 index[index == len(docs)] = 0
                 found = docs[index] == candidates
@@ -275,9 +277,10 @@ class Ranker:
         shares: dict[str, np.ndarray],
         phrases: Sequence[str],
         allowed: np.ndarray | None,
+        limit: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Docs holding any term, and their scores (a term a doc lacks adds exactly 0.0,
-        as in FTS5)."""
+        as in FTS5); unrestricted, only the docs scoring at least the `limit`-th best."""
         if allowed is not None:
             scores = np.zeros(len(allowed))
             matched = np.zeros(len(allowed), dtype=bool)
@@ -294,7 +297,15 @@ class Ranker:
         scores = np.zeros(self._next_doc)
         for term in phrases:
             scores[lists[term].docs] += shares[term]
-        docs = np.flatnonzero(scores).astype(np.uint32)
+        # When most docs match, the limit-th best score taken from the whole array is
+        # cheaper than listing every match first (not when most scores are 0.0: partition
+        # slows down 10-fold on that many equal values). Every doc scoring that much is
+        # kept, so `_best` breaks the ties.
+        kth = 0.0
+        longest = max(len(lists[term].docs) for term in phrases)
+        if 0 < limit < len(scores) and 2 * longest >= len(scores):
+            kth = float(np.partition(scores, len(scores) - limit)[len(scores) - limit])
+        docs = np.flatnonzero(scores >= kth if kth > 0.0 else scores)
         return docs, scores[docs]
 
     def _best(self, docs: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:

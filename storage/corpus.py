@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+# `Corpus.search` lets FTS5's bm25() rank a corpus of at most FTS5_ROWS papers, or words
+# with fewer than FTS5_POSTINGS papers between them: its cost grows with the postings it
+# scores (about 0.6 us each, measured on 2,500-20,000 papers), so these bound it to ~10 ms
+# and ~3 ms, and a one-question command on a small corpus never loads numpy.
+FTS5_ROWS = 5_000
+FTS5_POSTINGS = 5_000
 
 
 def default_database_path() -> Path:
@@ -155,6 +161,21 @@ def fts_query(text: str, *, any_term: bool = False) -> str | None:
         return None
     quoted = ['"' + word.replace('"', '""') + '"' for word in words]
     return (" OR " if any_term else " ").join(quoted)
+
+
+def capped_counts(conn: sqlite3.Connection, words: Sequence[str], cap: int) -> dict[str, int]:
+    """How many papers contain each word (as FTS5 reads it), counted up to `cap`: a value of
+    `cap` means "at least that many". At most `cap` rowids are read per word."""
+    unique = list(dict.fromkeys(words))
+    if not unique:
+        return {}
+    # One statement for all the words: one round trip instead of one per word.
+    probe = "(SELECT count(*) FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?))"
+    params: list[object] = []
+    for word in unique:
+        params += ['"' + word.replace('"', '""') + '"', cap]
+    row = conn.execute("SELECT " + ", ".join([probe] * len(unique)), params).fetchone()
+    return {word: int(count) for word, count in zip(unique, row, strict=True)}
 
 
 class Corpus:
@@ -379,40 +400,83 @@ class Corpus:
         limit: int = 10,
         any_term: bool = False,
         ids: Sequence[str] | None = None,
+        topic: str | None = None,
     ) -> list[SearchHit]:
         """Full-text search (BM25 over title, abstract, authors; titles weigh most): the
         `limit` best matches by FTS5's bm25() with the weights 5, 1, 2, exactly.
 
         User text is always quoted word by word, so FTS5 syntax in it cannot fail the query.
-        `ids` restricts the search to those papers (a digest's papers, say). The ranking is
-        computed from our own postings (storage/bm25.py), which costs a fraction of FTS5
-        scoring every match of a broad query; FTS5 ranks instead when a word is more than
-        one term to it (a phrase, "a_b") or the postings do not cover the papers.
+        `ids` (a digest's papers, say) or `topic` (the papers filed under it) restrict the
+        search. Who scores depends on how many postings there are to score: FTS5's bm25()
+        when they are few (a small corpus, or only rare words: cheap, and numpy need not be
+        loaded, which a one-question command would pay for), else our own postings
+        (storage/bm25.py), which cost a fraction of FTS5 scoring every match of a broad
+        query. FTS5 also ranks when a word is more than one term to it (a phrase, "a_b")
+        or the postings do not cover the papers. Both give the same scores.
         """
         match = fts_query(text, any_term=any_term)
         if match is None or (ids is not None and not ids):
             return []
-        from storage.fts_tokens import tokenizer
-
-        phrases = [tokenizer().terms(word) for word in fts_words(text)]
+        words = fts_words(text)
         with self.reading() as db:
             conn = db.conn
             began = not conn.in_transaction
             if began:
                 conn.execute("BEGIN")  # one snapshot for the postings and the papers
             try:
+                rowids = self._restriction(conn, ids, topic)
+                if rowids is not None and not rowids:
+                    return []
                 ranked = None
-                if all(len(terms) == 1 for terms in phrases):
-                    ranked = self._ranked_by_index(
-                        conn, [t[0] for t in phrases], limit, any_term, ids
-                    )
+                if not self._few_postings(conn, words):
+                    from storage.fts_tokens import tokenizer
+
+                    phrases = [tokenizer().terms(word) for word in words]
+                    if all(len(terms) == 1 for terms in phrases):
+                        ranked = self._ranked_by_index(
+                            conn, [t[0] for t in phrases], limit, any_term, rowids
+                        )
                 if ranked is None:
-                    ranked = self._ranked_by_fts(conn, match, limit, ids)
+                    ranked = self._ranked_by_fts(conn, match, limit, rowids)
                 papers = self._papers_by_rowid(db, [rowid for rowid, _ in ranked])
             finally:
                 if began:
                     conn.commit()
         return [SearchHit(papers[rowid], score) for rowid, score in ranked if rowid in papers]
+
+    @staticmethod
+    def _restriction(
+        conn: sqlite3.Connection, ids: Sequence[str] | None, topic: str | None
+    ) -> list[int] | None:
+        """The rowids a search is restricted to (None: every paper)."""
+        rowids = None if ids is None else Corpus._rowids(conn, ids)
+        if topic is not None:
+            filed = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT p.rowid FROM topic_papers t JOIN papers p ON p.id = t.paper_id"
+                    " WHERE t.topic = ?",
+                    [topic],
+                )
+            ]
+            rowids = filed if rowids is None else sorted(set(rowids) & set(filed))
+        return rowids
+
+    @staticmethod
+    def _few_postings(conn: sqlite3.Connection, words: Sequence[str]) -> bool:
+        """Whether FTS5's bm25() ranks these words about as fast as the postings would: a
+        corpus of at most FTS5_ROWS papers, or words in fewer than FTS5_POSTINGS papers
+        between them (counted word by word up to what is left: at most that many rowids
+        are read in all)."""
+        rows = conn.execute("SELECT max(rowid) FROM papers").fetchone()[0] or 0
+        if rows <= FTS5_ROWS:
+            return True
+        left = FTS5_POSTINGS
+        for word in dict.fromkeys(words):
+            left -= capped_counts(conn, [word], left)[word]
+            if left <= 0:
+                return False
+        return True
 
     def _ranked_by_index(
         self,
@@ -420,7 +484,7 @@ class Corpus:
         terms: list[str],
         limit: int,
         any_term: bool,
-        ids: Sequence[str] | None,
+        rowids: Sequence[int] | None,
     ) -> list[tuple[int, float]] | None:
         """(rowid, score) of the best matches from the postings; None when they do not
         cover the papers FTS5 holds."""
@@ -430,12 +494,11 @@ class Corpus:
             self._ranker = Ranker()
         if not self._ranker.usable(conn):
             return None
-        rowids = None if ids is None else self._rowids(conn, ids)
         return self._ranker.top(conn, terms, limit, any_term=any_term, rowids=rowids)
 
     @staticmethod
     def _ranked_by_fts(
-        conn: sqlite3.Connection, match: str, limit: int, ids: Sequence[str] | None
+        conn: sqlite3.Connection, match: str, limit: int, rowids: Sequence[int] | None
     ) -> list[tuple[int, float]]:
         """(rowid, score) of the best matches, FTS5 scoring every match with bm25()."""
         sql = (
@@ -443,11 +506,11 @@ class Corpus:
             " WHERE papers_fts MATCH ?"
         )
         params: list[object] = [match]
-        if ids is not None:
+        if rowids is not None:
             # The unary + keeps this a filter on the one match scan: offered to FTS5 as a rowid
             # constraint instead, the MATCH is rerun once per id.
             sql += " AND +rowid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(Corpus._rowids(conn, ids)))
+            params.append(json.dumps(list(rowids)))
         sql += " ORDER BY score, rowid LIMIT ?"
         params.append(limit)
         return [(int(r), float(s)) for r, s in conn.execute(sql, params)]

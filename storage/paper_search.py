@@ -1,17 +1,14 @@
 """Bounded full-text lookups over the papers, for answering questions on a large corpus.
 
-These lookups go through FTS5, whose bm25() must read the whole posting list of each word
-(for its IDF) and score every match: over 200,000 papers an any-word question of three to
-nine common words took 0.5-0.6 s that way. (`Corpus.search` now ranks exactly from postings
-of its own, storage/bm25.py, in a few ms.) So the question path asks narrower questions,
-each with a bounded cost, and the caller combines them:
+Ranking is `Corpus.search`'s (exact BM25). These are the other lookups the question path
+needs, each with a bounded cost whatever the corpus's size:
 
 - `document_frequencies`: how many papers hold each word, counted only up to a cap (reading
   at most `cap` postings), so common words can be told from rare ones cheaply;
-- `ranked`: BM25 over words the caller knows to be rare (a bounded number of matches);
-- `recent`: the most recently stored papers matching a query, unranked (FTS5 walks its
-  posting lists newest rowid first and stops at the limit);
-- `title_prefix`: papers whose title has a word starting with a prefix (typo tolerance).
+- `title_prefix`: papers whose title has a word starting with a prefix (typo tolerance),
+  newest first (FTS5 walks its posting lists newest rowid first and stops at the limit);
+- `in_window`: papers of a time window matching a query, likewise;
+- the stored digests, newest first.
 
 Every query text passed here must already be a safe FTS5 expression built from quoted words
 (`phrase`, `any_of`, `all_of`); the joins are CROSS JOINs so that SQLite always walks the
@@ -21,12 +18,9 @@ FTS index first instead of probing it once per row of another table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 
-from storage.corpus import Corpus, StoredDigest
-
-_BM25 = "bm25(papers_fts, 5.0, 1.0, 2.0)"  # title, abstract, authors: as Corpus.search
+from storage.corpus import Corpus, StoredDigest, capped_counts
 
 
 def phrase(word: str) -> str:
@@ -44,14 +38,6 @@ def all_of(words: Sequence[str]) -> str:
     return " ".join(phrase(w) for w in words)
 
 
-@dataclass(frozen=True, slots=True)
-class RankedId:
-    """A paper id and its BM25 score for the query that found it (lower is better)."""
-
-    id: str
-    score: float
-
-
 class PaperSearch:
     """The bounded lookups above, over one corpus."""
 
@@ -67,78 +53,21 @@ class PaperSearch:
     def document_frequencies(self, words: Sequence[str], cap: int) -> dict[str, int]:
         """How many papers contain each word (stemmed as the index is), counted up to `cap`:
         a value of `cap` means "at least that many"."""
-        unique = list(dict.fromkeys(words))
-        if not unique:
-            return {}
-        # One statement for all the words: one round trip instead of one per word.
-        probe = (
-            "(SELECT count(*) FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?))"
-        )
-        sql = "SELECT " + ", ".join([probe] * len(unique))
-        params: list[object] = []
-        for word in unique:
-            params += [phrase(word), cap]
         with self._corpus.reading() as db:
-            row = db.execute(sql, params).fetchone()
-        return {word: int(count) for word, count in zip(unique, row, strict=True)}
-
-    def ranked(self, match: str, *, limit: int, topic: str | None = None) -> list[RankedId]:
-        """The best `limit` papers for `match` by BM25. Cost grows with the number of
-        matches: pass only words known to be rare."""
-        params: list[object] = [match]
-        if topic is None:
-            sql = (
-                f"SELECT p.id AS id, s.score AS score FROM (SELECT rowid, {_BM25} AS score"
-                " FROM papers_fts WHERE papers_fts MATCH ? ORDER BY score LIMIT ?) s"
-                " CROSS JOIN papers p ON p.rowid = s.rowid ORDER BY s.score, p.id"
-            )
-        else:
-            sql = (
-                f"SELECT p.id AS id, {_BM25} AS score FROM papers_fts"
-                " CROSS JOIN papers p ON p.rowid = papers_fts.rowid"
-                " CROSS JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
-                " WHERE papers_fts MATCH ? ORDER BY score, p.id LIMIT ?"
-            )
-            params = [topic, match]
-        params.append(limit)
-        with self._corpus.reading() as db:
-            return [RankedId(row[0], float(row[1])) for row in db.execute(sql, params)]
-
-    def recent(self, match: str, *, limit: int, topic: str | None = None) -> list[str]:
-        """Ids of the most recently stored papers matching `match`, newest first, unranked.
-        With `topic`, only a bounded window of the newest matches (20 times `limit`, at
-        least 2,000) is looked through for the topic's papers."""
-        if topic is None:
-            sql = (
-                "SELECT p.id FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
-                " ORDER BY rowid DESC LIMIT ?) s CROSS JOIN papers p ON p.rowid = s.rowid"
-                " ORDER BY s.rowid DESC"
-            )
-            params: list[object] = [match, limit]
-        else:
-            # Look at a bounded window of the newest matches, then keep the topic's.
-            sql = (
-                "SELECT p.id FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
-                " ORDER BY rowid DESC LIMIT ?) s CROSS JOIN papers p ON p.rowid = s.rowid"
-                " CROSS JOIN topic_papers t ON t.paper_id = p.id AND t.topic = ?"
-                " ORDER BY s.rowid DESC LIMIT ?"
-            )
-            params = [match, max(limit * 20, 2000), topic, limit]
-        with self._corpus.reading() as db:
-            return [row[0] for row in db.execute(sql, params)]
+            return capped_counts(db.conn, words, cap)
 
     def title_prefix(self, prefix: str, *, limit: int) -> list[str]:
         """Ids of the newest papers with a title word starting with `prefix` (>= 3 chars)."""
         if len(prefix) < 3:
             return []
         match = "{title} : " + phrase(prefix) + "*"
-        return self.recent(match, limit=limit)
-
-    def topic_ids(self, topic: str) -> list[str]:
-        """Ids of every paper filed under the topic."""
+        sql = (
+            "SELECT p.id FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT ?) s CROSS JOIN papers p ON p.rowid = s.rowid"
+            " ORDER BY s.rowid DESC"
+        )
         with self._corpus.reading() as db:
-            rows = db.execute("SELECT paper_id FROM topic_papers WHERE topic = ?", [topic])
-            return [row[0] for row in rows]
+            return [row[0] for row in db.execute(sql, [match, limit])]
 
     def digests_stamp(self) -> tuple[int, int]:
         """(count, highest id) of the stored digests: changes whenever one is stored."""

@@ -243,8 +243,8 @@ class Resolver:
             seen = {p.id for p in search.papers[:NAME_CANDIDATES]}
             more = [r.paper for r in ranked[:NAME_CANDIDATES] if r.paper.id not in seen]
             if not matches and more and not wants_list:
-                # The rare words' best papers named nothing; the finished search's (papers
-                # holding most of the words: a title typed with a typo) may.
+                # BM25's best papers named nothing; the re-ranked ones (those holding most
+                # of the words, in their titles: a title typed with a typo) may.
                 matches = self._names(question_words, search, [], more)
         matches = [m for m in matches if m.paper_id not in {f.paper.id for f in named}]
         by_id = {p.id: p for p in self._corpus.get_papers([m.paper_id for m in matches])}

@@ -1,17 +1,11 @@
 """Full-text retrieval for questions: which papers are about the question's words.
 
-Stop words are dropped and the remaining words OR-ed; papers are ranked by BM25 (FTS5) and
-by how many of the question's words they hold, rare words weighing most; recent papers are
-ranked up. On a large corpus an OR of common words matches most papers, and BM25 over all of
-them costs up to a second and a half (measured on 200,000 papers), so the work is bounded:
-
-1. count each word's papers up to a cap (`PaperSearch.document_frequencies`, cached);
-2. BM25 over the rare words only (their matches are few by definition);
-3. the newest papers holding every word (no ranking needed to find them), and failing
-   enough of those, the newest holding two of the words, then any of them;
-4. (nothing here scores more than a bounded number of postings);
-5. re-rank the union (at most a few hundred papers) in Python: rare words first, titles
-   above abstracts, the BM25 of step 2, and recency.
+Stop words are dropped and the remaining words OR-ed; the corpus's (or a topic's) best
+CANDIDATES papers for them by BM25 (`Corpus.search`: exactly FTS5's bm25(), from our own
+postings when the words match many papers, so an OR of common words over a large corpus
+costs a few ms) are then re-ranked in Python: the BM25 score, how much of the question a
+paper holds (rare words weigh most, titles above abstracts, two of the question's words
+written together), and recency.
 
 Inside a digest thread the digest's papers are ranked among themselves the same way and
 come first (`rank_among`).
@@ -30,29 +24,25 @@ from functools import lru_cache
 
 from digest.qa.text import fold, stem
 from storage import Corpus, Paper
-from storage.paper_search import PaperSearch, all_of, any_of
+from storage.paper_search import PaperSearch
 
-RARE_CAP = 1000  # a word in fewer papers than this is rare enough to rank with BM25
-RARE_BUDGET = 2000  # at most this many postings go into one BM25 query
-CANDIDATES = 30  # papers each step contributes
+COUNT_CAP = 1000  # papers holding a word are counted up to this (for its weight)
+CANDIDATES = 30  # the best papers by BM25 that are re-ranked
 RECENCY_DAYS = 14.0  # a paper this much older than the newest candidate gets 1/e the boost
 RECENCY_WEIGHT = 0.2
 BM25_WEIGHT = 0.5
-MAX_PAIRS = 6  # two-word conjunctions tried when no paper holds every word
 CACHE_SECONDS = 300.0  # word counts are reused this long, unless papers were added
 
 
 @dataclass(frozen=True, slots=True)
 class Search:
-    """A search begun by `Retriever.start`: the terms, their weights and counts, the rare
-    ones BM25 ranked, and the papers it found, best first."""
+    """A search begun by `Retriever.start`: the terms, their weights and counts, and the
+    papers BM25 found, best first."""
 
     terms: tuple[str, ...]
-    topic: str | None
     weights: dict[str, float]
     counts: dict[str, int]
     present: tuple[str, ...]  # the terms some paper holds
-    rare: tuple[str, ...]  # the terms BM25 ranked
     bm25: dict[str, float]  # paper id -> BM25 relevance (higher is better)
     papers: list[Paper]
 
@@ -136,12 +126,10 @@ class Retriever:
         self,
         corpus: Corpus,
         *,
-        rare_cap: int = RARE_CAP,
-        rare_budget: int = RARE_BUDGET,
+        count_cap: int = COUNT_CAP,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.rare_cap = rare_cap
-        self.rare_budget = rare_budget
+        self.count_cap = count_cap
         self._corpus = corpus
         self._search = PaperSearch(corpus)
         self._monotonic = monotonic
@@ -153,7 +141,7 @@ class Retriever:
     # -- word counts --------------------------------------------------------------------------
 
     def frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """Papers holding each term (counted up to `rare_cap`) and the corpus size, cached."""
+        """Papers holding each term (counted up to `count_cap`) and the corpus size, cached."""
         with self._lock:
             now = self._monotonic()
             if now - self._checked > 1.0:
@@ -163,7 +151,7 @@ class Retriever:
                 self._stamp, self._checked = stamp, now
             missing = [w for w in terms if w not in self._counts]
             if missing:
-                self._counts.update(self._search.document_frequencies(missing, self.rare_cap))
+                self._counts.update(self._search.document_frequencies(missing, self.count_cap))
             return {w: self._counts[w] for w in terms}, max(self._stamp, 1)
 
     def weights(self, terms: Sequence[str]) -> tuple[dict[str, float], dict[str, int]]:
@@ -175,7 +163,7 @@ class Retriever:
             if count == 0:
                 continue
             # A capped count only says "common": guess a tenth of the corpus for it.
-            estimate = max(self.rare_cap, size / 10) if count >= self.rare_cap else count
+            estimate = max(self.count_cap, size / 10) if count >= self.count_cap else count
             weights[stem(word)] = max(weights.get(stem(word), 0.0), math.log1p(size / estimate))
         return weights, counts
 
@@ -185,56 +173,31 @@ class Retriever:
         self, terms: Sequence[str], *, limit: int = 10, topic: str | None = None
     ) -> list[Ranked]:
         """The best papers of the corpus (or of one topic) for the terms, best first."""
-        return self.finish(self.start(terms, topic=topic), limit=limit)
+        start = self.start(terms, topic=topic, candidates=max(CANDIDATES, limit))
+        return self.finish(start, limit=limit)
 
-    def start(self, terms: Sequence[str], *, topic: str | None = None) -> Search:
-        """The cheap first step of a search: word counts, and BM25 over the rare words.
-        Its papers are enough to find a paper named in the question; `finish` completes
-        the search when the question is not about a named paper."""
+    def start(
+        self, terms: Sequence[str], *, topic: str | None = None, candidates: int = CANDIDATES
+    ) -> Search:
+        """The corpus-wide step of a search: word counts, and the best `candidates` papers
+        by BM25 for any of the words. Its papers are enough to find a paper named in the
+        question; `finish` ranks them when the question is not about a named paper."""
         weights, counts = self.weights(terms)
         present = [w for w in terms if counts.get(w, 0) > 0]
-        rare = sorted((w for w in present if counts[w] < self.rare_cap), key=lambda w: counts[w])
-        chosen: list[str] = []
-        budget = 0
-        for word in rare:
-            if chosen and budget + counts[word] > self.rare_budget:
-                break
-            chosen.append(word)
-            budget += counts[word]
-        bm25: dict[str, float] = {}
-        if chosen:
-            for hit in self._search.ranked(any_of(chosen), limit=CANDIDATES, topic=topic):
-                bm25[hit.id] = -hit.score  # SQLite's BM25 is lower-is-better
-        papers = self._corpus.get_papers(list(bm25))
-        return Search(
-            tuple(terms), topic, weights, counts, tuple(present), tuple(chosen), bm25, papers
+        text = " ".join(present)
+        hits = (
+            self._corpus.search(text, limit=candidates, any_term=True, topic=topic)
+            if present
+            else []
         )
+        bm25 = {hit.paper.id: -hit.score for hit in hits}  # SQLite's BM25 is lower-is-better
+        papers = [hit.paper for hit in hits]
+        return Search(tuple(terms), weights, counts, tuple(present), bm25, papers)
 
     def finish(self, search: Search, *, limit: int = 10) -> list[Ranked]:
-        """The rest of the search begun by `start`: papers holding every word (or two, or
-        any) when BM25 over the rare words did not cover the question; all ranked."""
-        present, counts, topic = search.present, search.counts, search.topic
-        if not present:
-            return []
-        order = list(search.bm25)
-        if len(search.rare) < len(present) or len(order) < limit:
-            order += self._search.recent(all_of(present), limit=CANDIDATES, topic=topic)
-            # No paper holds every word: papers holding two of them, rarest pairs first.
-            by_rarity = sorted(present, key=lambda w: counts[w])
-            pairs = (
-                list(itertools.combinations(by_rarity, 2))[:MAX_PAIRS] if len(present) > 2 else []
-            )
-            for pair in pairs:
-                if len(dict.fromkeys(order)) >= limit:
-                    break
-                order += self._search.recent(all_of(pair), limit=limit, topic=topic)
-            if len(dict.fromkeys(order)) < limit and len(present) > 1:
-                order += self._search.recent(any_of(present), limit=CANDIDATES, topic=topic)
-        known = {p.id: p for p in search.papers}
-        more = self._corpus.get_papers([i for i in dict.fromkeys(order) if i not in known])
-        papers = [*search.papers, *more]
+        """The papers `start` found, re-ranked (see the module docstring), best first."""
         phrases = phrases_of(search.terms)
-        return self._rank(papers, search.weights, phrases, search.bm25, "search")[:limit]
+        return self._rank(search.papers, search.weights, phrases, search.bm25, "search")[:limit]
 
     def rank_among(self, terms: Sequence[str], papers: Sequence[Paper]) -> list[Ranked]:
         """The papers that hold any of the terms, best first, weighing terms by how rare

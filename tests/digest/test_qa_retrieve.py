@@ -1,5 +1,5 @@
-"""Full-text retrieval for questions: stop words dropped, words OR-ed, rare words first,
-recent papers ranked up, and the bounded path that keeps common words cheap."""
+"""Full-text retrieval for questions: stop words dropped, words OR-ed, the corpus's best
+papers by BM25 re-ranked (rare words first, titles, phrases, recent papers up)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from digest.qa.retrieve import Retriever
 from digest.qa.text import asks_for_a_list, content_words, stem, within_typos
 from storage import Corpus
+from storage import corpus as corpus_module
 from storage.paper_search import PaperSearch, all_of, any_of
 from tests.support.papers import make_paper
 
@@ -110,38 +111,60 @@ class TestRetriever:
         assert Retriever(corpus).search(["qwertyuiop"]) == []
         assert Retriever(corpus).search([]) == []
 
-    def test_the_bounded_path_still_finds_the_best_papers(self, corpus: Corpus) -> None:
-        """With a cap of 3, "model" and "reward" are common: BM25 runs on "zebrafish"
-        alone, and the papers holding every word come from the newest-first scan."""
+    @pytest.mark.parametrize("postings", [False, True])
+    def test_common_words_are_ranked_by_bm25_over_every_match(
+        self, corpus: Corpus, monkeypatch: pytest.MonkeyPatch, postings: bool
+    ) -> None:
+        """The paper holding every word is found among many older and newer papers holding
+        some of them, however the BM25 is computed (FTS5's bm25() or the postings)."""
+        if postings:  # as on a large corpus
+            monkeypatch.setattr(corpus_module, "FTS5_ROWS", 0)
+            monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", 3)
+        both = make_paper(
+            "2605.00300", title="Zebrafish reward model", abstract="A zebrafish reward model."
+        )
         filler = [
             make_paper(f"2606.001{i:02d}", title=f"Reward model {i}", abstract="A reward model.")
-            for i in range(20)
+            for i in range(40)
         ]
-        both = make_paper(
-            "2606.00300", title="Zebrafish reward model", abstract="A zebrafish reward model."
-        )
         only = make_paper("2606.00301", title="Zebrafish swimming", abstract="Zebrafish swim.")
-        corpus.upsert_papers([*filler, both, only])
-        retriever = Retriever(corpus, rare_cap=3, rare_budget=10)
+        corpus.upsert_papers([both, *filler, only])
+        retriever = Retriever(corpus, count_cap=3)
         counts, _ = retriever.frequencies(["zebrafish", "reward", "model"])
         assert counts == {"zebrafish": 2, "reward": 3, "model": 3}  # capped at 3
         found = ids(retriever.search(["zebrafish", "reward", "model"], limit=5))
-        assert found[:2] == ["2606.00300", "2606.00301"]
+        assert found[:2] == ["2605.00300", "2606.00301"]
+        assert (corpus._ranker is not None) is postings
 
     def test_with_only_common_words_papers_holding_most_of_them_come_first(
         self, corpus: Corpus
     ) -> None:
         filler = [
             make_paper(f"2606.001{i:02d}", title=f"Vision paper {i}", abstract="Vision.")
-            for i in range(10)
+            for i in range(30)
         ] + [
             make_paper(f"2606.002{i:02d}", title=f"Robot paper {i}", abstract="Robot.")
-            for i in range(10)
+            for i in range(30)
         ]
         both = make_paper("2605.00001", title="Robot vision", abstract="Robot vision.")
         corpus.upsert_papers([both, *filler])
-        retriever = Retriever(corpus, rare_cap=3, rare_budget=10)
+        retriever = Retriever(corpus, count_cap=3)
         assert ids(retriever.search(["robot", "vision"], limit=3))[0] == both.id
+
+    def test_a_search_ranks_as_many_papers_as_asked(self, corpus: Corpus) -> None:
+        corpus.upsert_papers(
+            [make_paper(f"2606.{i:05d}", title=f"Robot study {i}") for i in range(60)]
+        )
+        assert len(Retriever(corpus).search(["robot"], limit=50)) == 50
+        assert len(Retriever(corpus).search(["robot"])) == 10
+
+    def test_a_topic_s_search_keeps_to_its_papers(self, corpus: Corpus) -> None:
+        a = make_paper("2606.00001", title="Zebrafish alpha")
+        b = make_paper("2606.00002", title="Zebrafish beta")
+        corpus.upsert_papers([a, b])
+        corpus.store_papers([], topic="fish", filed=[a.id])
+        assert ids(Retriever(corpus).search(["zebrafish"], topic="fish")) == [a.id]
+        assert set(ids(Retriever(corpus).search(["zebrafish"]))) == {a.id, b.id}
 
     def test_among_a_digest_s_papers_words_are_weighed_among_them(self, corpus: Corpus) -> None:
         papers = [
@@ -170,15 +193,12 @@ class TestPaperSearch:
         assert any_of(["c++", 'say "hi"']) == '"c++" OR "say ""hi"""'
         assert all_of(["a", "b"]) == '"a" "b"'
 
-    def test_topic_scoped_lookups(self, corpus: Corpus) -> None:
+    def test_title_prefixes_find_the_newest_titles(self, corpus: Corpus) -> None:
         a = make_paper("2606.00001", title="Zebrafish alpha")
-        b = make_paper("2606.00002", title="Zebrafish beta")
-        corpus.upsert_papers([a, b])
-        corpus.store_papers([], topic="fish", filed=[b.id])
+        b = make_paper("2606.00002", title="Zebrafish beta", abstract="No other title word.")
+        c = make_paper("2606.00003", title="Other", abstract="Zebrafish in the abstract only.")
+        corpus.upsert_papers([a, b, c])
         search = PaperSearch(corpus)
-        assert [r.id for r in search.ranked(any_of(["zebrafish"]), limit=5, topic="fish")] == [b.id]
-        assert search.recent(any_of(["zebrafish"]), limit=5, topic="fish") == [b.id]
-        assert search.recent(any_of(["zebrafish"]), limit=5) == [b.id, a.id]
-        assert search.topic_ids("fish") == [b.id]
         assert search.title_prefix("zeb", limit=5) == [b.id, a.id]
+        assert search.title_prefix("zeb", limit=1) == [b.id]
         assert search.title_prefix("ze", limit=5) == []

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from storage import Corpus, Paper, bm25_index, open_corpus
+from storage import corpus as corpus_module
 from storage.corpus import fts_query
 from tests.support.papers import make_paper
 from tests.support.paths import SHARED_ARXIV
@@ -26,7 +27,8 @@ def fts5_top(
     match = fts_query(text, any_term=any_term)
     assert match is not None
     with corpus.reading() as db:
-        ranked = Corpus._ranked_by_fts(db.conn, match, limit, ids)
+        rowids = None if ids is None else Corpus._rowids(db.conn, ids)
+        ranked = Corpus._ranked_by_fts(db.conn, match, limit, rowids)
         names = dict(db.execute("SELECT rowid, id FROM papers").fetchall())
     return [(names[rowid], score) for rowid, score in ranked]
 
@@ -44,6 +46,14 @@ def used_postings(corpus: Corpus) -> bool:
     assert corpus._ranker is not None
     with corpus.reading() as db:
         return corpus._ranker.usable(db.conn)
+
+
+@pytest.fixture(autouse=True)
+def postings_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests compare the postings with FTS5: never let FTS5 rank because the corpus
+    is small or the words rare (TestWhoRanks tests that choice)."""
+    monkeypatch.setattr(corpus_module, "FTS5_ROWS", 0)
+    monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", 0)
 
 
 def real_papers(root: Path, limit: int | None = None) -> list[Paper]:
@@ -275,3 +285,71 @@ class TestFallbacksAndEdges:
         for text in ("naive", "NAÏVE models", "ramirez", "são", "modeling"):
             assert found(corpus, text, 10) == fts5_top(corpus, text, 10), text
             assert found(corpus, text, 10), text
+
+
+class TestWhoRanks:
+    """FTS5's bm25() ranks when its matches are few (a small corpus, rare words), so a
+    one-question command need not load numpy; the postings rank the rest. Same scores."""
+
+    def test_a_small_corpus_is_ranked_by_fts5_alone(self, corpus, monkeypatch) -> None:
+        monkeypatch.setattr(corpus_module, "FTS5_ROWS", 1000)
+        corpus.upsert_papers(mixed_papers(200, seed=12))
+        for text in MIXED_QUERIES:
+            assert found(corpus, text, 10, any_term=True) == fts5_top(
+                corpus, text, 10, any_term=True
+            )
+        assert corpus._ranker is None
+
+    def test_on_a_large_corpus_rare_words_go_to_fts5_common_ones_to_the_postings(
+        self, corpus, monkeypatch
+    ) -> None:
+        monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", 5)
+        corpus.upsert_papers(
+            [
+                *mixed_papers(100, seed=13),
+                make_paper("2609.00001", title="w1 quagga okapi"),
+                make_paper("2609.00002", title="okapi"),
+            ]
+        )
+        for text in ("quagga", "quagga okapi"):  # 1 and 3 postings
+            assert found(corpus, text, 10, any_term=True) == fts5_top(
+                corpus, text, 10, any_term=True
+            )
+        assert corpus._ranker is None
+        # One common word is enough for the postings, for all or any of the words.
+        for any_term in (False, True):
+            assert found(corpus, "quagga w1", 10, any_term=any_term) == fts5_top(
+                corpus, "quagga w1", 10, any_term=any_term
+            )
+        assert used_postings(corpus)
+
+    @pytest.mark.parametrize("cap", [0, 10_000])
+    def test_a_topic_restricts_the_search_on_either_path(self, corpus, monkeypatch, cap) -> None:
+        monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", cap)
+        papers = mixed_papers(120, seed=14)
+        corpus.upsert_papers(papers)
+        filed = [p.id for p in papers[::4]]
+        corpus.store_papers([], topic="fish", filed=filed)
+        for text in MIXED_QUERIES:
+            hits = corpus.search(text, limit=10, any_term=True, topic="fish")
+            assert [(h.paper.id, h.score) for h in hits] == fts5_top(
+                corpus, text, 10, any_term=True, ids=filed
+            ), text
+            assert {h.paper.id for h in hits} <= set(filed)
+        assert corpus.search("w0", topic="no such topic") == []
+        assert (corpus._ranker is not None) is (cap == 0)
+
+    @pytest.mark.parametrize("cap", [0, 10_000])
+    def test_a_read_only_corpus_is_searched_on_either_path(
+        self, tmp_path, monkeypatch, cap
+    ) -> None:
+        monkeypatch.setattr(corpus_module, "FTS5_POSTINGS", cap)
+        with open_corpus(tmp_path / "c.db") as writer:
+            writer.upsert_papers(mixed_papers(80, seed=15))
+        with open_corpus(tmp_path / "c.db", read_only=True) as reader:
+            assert reader.read_only
+            for text in MIXED_QUERIES:
+                assert found(reader, text, 10, any_term=True) == fts5_top(
+                    reader, text, 10, any_term=True
+                ), text
+            assert (reader._ranker is not None) is (cap == 0)
