@@ -37,6 +37,7 @@ from starlette.routing import BaseRoute, Route
 from digest.chart import ChartCache
 from digest.errors import DigestError
 from digest.model import CITATION, CatalogEntry, Digest
+from digest.offline.text import untex
 from digest.qa import QuestionAnswerer
 from digest.qa.resolve import clean_question
 from digest.render import spans
@@ -413,7 +414,7 @@ def paper_page(site: Site, request: Request) -> Response:
         paper=paper_card(paper, base),
         tldr=tldr,
         tldr_from_abstract=not tldr,
-        first_sentence=first_sentence(paper.abstract),
+        first_sentence=first_sentence(untex(paper.abstract)),
         namings=namings,
     )
 
@@ -426,7 +427,7 @@ def paper_card(paper: Paper, base: str) -> dict[str, Any]:
         "categories": ", ".join(paper.categories),
         "submitted": paper.submitted,
         "version": paper.version,
-        "abstract": paper.abstract,
+        "abstract": untex(paper.abstract),
         "comment": paper.comment or "",
         "journal_ref": paper.journal_ref or "",
         "doi": paper.doi or "",

@@ -225,6 +225,18 @@ _TEX_QUOTES = re.compile(r"``|''")
 _TEX_DASH = re.compile(r"(?<=\d)--(?=\d)|(?<=\s)--(?=\s)")
 
 
+def untex(text: str) -> str:
+    """TeX's typography as plain text, for showing an abstract whole: escaped characters
+    ("69.71\\%"), ``quotes'' and -- dashes; math and commands are left as written."""
+    if "\\" in text:
+        text = _ESCAPED.sub(r"\1", text)
+    if "``" in text or "''" in text:
+        text = _TEX_QUOTES.sub('"', text)
+    if "--" in text:
+        text = _TEX_DASH.sub("–", text)
+    return text
+
+
 _EMPTY_PARENS = re.compile(r"\(\s*[,;]?\s*\)")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.;:])")
 _MATH_MARKUP = re.compile(r"[{}^]")

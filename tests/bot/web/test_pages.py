@@ -13,6 +13,7 @@ import pytest
 
 from digest.model import SECTION_TITLES
 from storage import Corpus
+from tests.support.papers import make_paper
 from tests.support.web import (
     EARLIER,
     HOSTILE_TITLE,
@@ -158,6 +159,20 @@ class TestPaper:
         )
         text = get(make_app(corpus), f"/p/{body['papers'][0]['id']}").text
         assert "One sentence that says it all." in text
+
+    def test_tex_typography_in_the_abstract_reads_as_text(self, corpus, app) -> None:
+        corpus.upsert_papers(
+            [
+                make_paper(
+                    "2606.01999",
+                    title="Escapes",
+                    abstract="It scores 69.71\\% on ``hard'' sets, 3--5 points up, with $\\alpha$.",
+                )
+            ]
+        )
+        text = html.unescape(get(app, "/p/2606.01999").text)
+        assert 'It scores 69.71% on "hard" sets, 3–5 points up, with $\\alpha$.' in text
+        assert "\\%" not in text and "``" not in text
 
     def test_unknown_and_malformed_ids_are_404(self, app) -> None:
         assert get(app, "/p/2601.99999").status_code == 404
