@@ -32,10 +32,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.loopback import Loopback, LoopbackServer
+from tests.fakes.loopback import JSONHandler, Loopback, LoopbackServer
 
 INVENTED_ID = "2699.99999"  # a well-formed id of no real paper (month 99 does not exist)
 INVENTED_NAME = "HalluciNet"
@@ -334,31 +333,11 @@ def plausible_answer(seen: Seen, invent: bool = False) -> dict[str, Any]:
 # -- the server -----------------------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: LoopbackServer
+class _Handler(JSONHandler):
+    label = "anthropic-fake"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.fake.verbose:
-            sys.stderr.write("anthropic-fake: " + format % args + "\n")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self)
-
-    def send_json(
-        self, status: int, body: dict[str, Any], headers: Sequence[tuple[str, str]] = ()
-    ) -> None:
-        data = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("request-id", f"req_fake_{id(body):x}")
-            for name, value in headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout test): nothing to deliver
+    def reply_headers(self, body: dict[str, Any]) -> Sequence[tuple[str, str]]:
+        return (("request-id", f"req_fake_{id(body):x}"),)
 
 
 @dataclass

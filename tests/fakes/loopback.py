@@ -8,8 +8,10 @@ own loop and does not use this.)
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -32,6 +34,40 @@ class LoopbackServer(ThreadingHTTPServer):
         """A client that went away (a timeout test, a killed process) is expected here."""
         if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
             super().handle_error(request, client_address)
+
+
+class JSONHandler(BaseHTTPRequestHandler):
+    """A handler for a fake of a JSON API: every POST goes to `fake._handle(handler)`,
+    which answers with `send_json`. `label` prefixes the log lines of a verbose fake."""
+
+    server: LoopbackServer
+    label = "fake"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.fake.verbose:
+            sys.stderr.write(f"{self.label}: " + format % args + "\n")
+
+    def do_POST(self) -> None:
+        self.server.fake._handle(self)
+
+    def reply_headers(self, body: dict[str, Any]) -> Sequence[tuple[str, str]]:
+        """Headers the API sends with every JSON reply (besides the content's)."""
+        return ()
+
+    def send_json(
+        self, status: int, body: dict[str, Any], headers: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (*self.reply_headers(body), *headers):
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test): nothing to deliver
 
 
 class Loopback:

@@ -30,10 +30,10 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fakes.anthropic_server import Reply, Seen, count_tokens, plausible_answer
+from tests.fakes.loopback import JSONHandler, Loopback, LoopbackServer
 
 __all__ = ["FakeOpenAI", "Reply", "count_tokens"]
 PATH = "/v1/chat/completions"
@@ -88,42 +88,12 @@ def _text(message: dict[str, Any]) -> str:
     return "\n".join(part.get("text", "") for part in content)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.fake.verbose:
-            sys.stderr.write("openai-fake: " + format % args + "\n")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self)
-
-    def send_json(
-        self, status: int, body: dict[str, Any], headers: Sequence[tuple[str, str]] = ()
-    ) -> None:
-        data = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeOpenAI) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
+class _Handler(JSONHandler):
+    label = "openai-fake"
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(Loopback):
     """The stand-in server. Use as ``with FakeOpenAI() as fake:``; `base_url` (ending in
     /v1, as OpenAI's and Ollama's do) is what the SDK takes."""
 
@@ -140,29 +110,15 @@ class FakeOpenAI:
     _cache: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _server: _Server | None = None
+    thread_name = "fake-openai"
 
-    def start(self) -> FakeOpenAI:
-        self._server = _Server(("127.0.0.1", self.port), self)
-        self.port = self._server.server_address[1]
-        server = self._server
-        threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.02), daemon=True
-        ).start()
-        return self
+    def _new_server(self) -> LoopbackServer:
+        server = LoopbackServer(self.port, _Handler, self)
+        self.port = server.port  # port 0 asked for any free one: say which
+        return server
 
-    def stop(self) -> None:
+    def _before_stop(self) -> None:
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
