@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from digest.qa.fulltext import FullTextSettings
+from tests.support.pdf import text_pages_pdf
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,6 @@ def _creator(author: str) -> str:
     return f"<span class='ltx_creator ltx_role_author'>{out}</span>"
 
 
-def _pdf_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-
-
 def _wrapped(text: str, width: int = 80) -> list[str]:
     lines: list[str] = []
     line = ""
@@ -97,37 +94,7 @@ def text_pdf(paper: PaperText) -> bytes:
     pages = [[paper.title, ", ".join(a.split("|")[0].strip() for a in paper.authors)]]
     for heading, text in paper.sections:
         pages.append([heading, *_wrapped(text)])
-    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>"]
-    page_ids = [4 + 2 * i for i in range(len(pages))]
-    kids = " ".join(f"{i} 0 R" for i in page_ids)
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
-    objects.append(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-    )
-    for index, lines in enumerate(pages):
-        objects.append(
-            (
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                f"/Resources << /Font << /F1 3 0 R >> >> /Contents {page_ids[index] + 1} 0 R >>"
-            ).encode()
-        )
-        body = "BT /F1 10 Tf 13 TL 60 750 Td\n"
-        body += "\n".join(f"({_pdf_escape(line)}) '" for line in lines) + "\nET"
-        stream = body.encode("latin-1", errors="replace")
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return text_pages_pdf(pages)
 
 
 class FakeFullText:
